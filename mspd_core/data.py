@@ -1,0 +1,181 @@
+"""CIFAR-10 as float tensors in [0, 1], NCHW, offline first (SPEC, "Facts about this environment").
+
+Sources, in order: (1) a local folder or zip in the layout of ``cifar10-jpeg.zip``
+(``train/<class>/NNNN.jpg``, ``test/<class>/NNNN.jpg``), named by the ``root`` argument or
+the ``MSPD_CIFAR10`` environment variable; (2) torchvision's download when online.
+Decoded arrays are cached as ``.npz`` so the JPEGs are read once.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .paths import CIFAR10_ENV, cache_dir
+
+CIFAR10_CLASSES: tuple[str, ...] = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+SPLITS = ("train", "test")
+
+
+class DataUnavailableError(RuntimeError):
+    """CIFAR-10 could be found neither locally nor by download."""
+
+
+@dataclass(frozen=True)
+class ImageSet:
+    """Images (float NCHW in [0, 1]), labels, and the indices they have in their split."""
+
+    x: Tensor
+    y: Tensor
+    indices: Tensor
+    split: str
+    source: str
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+def _missing_message(root: str | os.PathLike | None) -> str:
+    where = f"'{root}' does not exist or is not in the expected layout. " if root else ""
+    return (
+        f"CIFAR-10 is not available. {where}Offline, point {CIFAR10_ENV} (or the `root` "
+        "argument) at a folder or zip with train/<class>/NNNN.jpg and test/<class>/NNNN.jpg, "
+        f"e.g. `export {CIFAR10_ENV}=/path/to/cifar10-jpeg.zip`; online, torchvision downloads it."
+    )
+
+
+def _decode_entries(entries: list[tuple[str, bytes]]) -> tuple[np.ndarray, np.ndarray]:
+    from PIL import Image
+
+    images = np.empty((len(entries), 32, 32, 3), dtype=np.uint8)
+    labels = np.empty(len(entries), dtype=np.int64)
+    for i, (name, blob) in enumerate(entries):
+        cls = Path(name).parent.name
+        labels[i] = CIFAR10_CLASSES.index(cls)
+        with Image.open(io.BytesIO(blob)) as im:
+            images[i] = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    return images, labels
+
+
+def _sorted_members(names: list[str], split: str) -> list[str]:
+    """Image members of one split, in a fixed order: by class index, then by file name."""
+    members = []
+    for name in names:
+        parts = Path(name).parts
+        if len(parts) >= 3 and parts[-3] == split and parts[-2] in CIFAR10_CLASSES and name.endswith((".jpg", ".png")):
+            members.append(name)
+    return sorted(members, key=lambda n: (CIFAR10_CLASSES.index(Path(n).parent.name), Path(n).name))
+
+
+def _read_local(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    if root.is_file() and zipfile.is_zipfile(root):
+        with zipfile.ZipFile(root) as zf:
+            members = _sorted_members(zf.namelist(), split)
+            entries = [(m, zf.read(m)) for m in members]
+    elif root.is_dir():
+        base = root
+        members = _sorted_members([str(p.relative_to(base)) for p in base.rglob("*") if p.is_file()], split)
+        entries = [(m, (base / m).read_bytes()) for m in members]
+    else:
+        raise DataUnavailableError(_missing_message(root))
+    if not entries:
+        raise DataUnavailableError(_missing_message(root))
+    return _decode_entries(entries)
+
+
+def _cache_key(root: Path, split: str) -> str:
+    stat = root.stat()
+    token = f"{root.resolve()}|{stat.st_size}|{int(stat.st_mtime)}|{split}|v1"
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def _load_local_cached(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    path = cache_dir() / "cifar10" / f"{split}-{_cache_key(root, split)}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return z["images"], z["labels"]
+    images, labels = _read_local(root, split)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, images=images, labels=labels)
+    os.replace(tmp, path)
+    return images, labels
+
+
+def _load_torchvision(split: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        from torchvision.datasets import CIFAR10
+
+        ds = CIFAR10(root=str(cache_dir() / "torchvision"), train=(split == "train"), download=True)
+    except Exception as err:  # network failure, checksum, ...
+        raise DataUnavailableError(_missing_message(None) + f" (torchvision download failed: {err})") from err
+    return np.asarray(ds.data, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64)
+
+
+def load_cifar10_uint8(split: str = "test", root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Return (images NHWC uint8, labels, source description) for one split."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    root = root or os.environ.get(CIFAR10_ENV)
+    if root:
+        path = Path(root).expanduser()
+        if not path.exists():
+            raise DataUnavailableError(_missing_message(root))
+        images, labels = _load_local_cached(path, split)
+        return images, labels, f"local JPEG copy ({path.name})"
+    images, labels = _load_torchvision(split)
+    return images, labels, "torchvision CIFAR10"
+
+
+def to_tensor_images(images: np.ndarray) -> Tensor:
+    """NHWC uint8 -> NCHW float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def load_cifar10(split: str = "test", root: str | os.PathLike | None = None) -> ImageSet:
+    """The whole split as an :class:`ImageSet`."""
+    images, labels, source = load_cifar10_uint8(split, root)
+    idx = torch.arange(len(labels))
+    return ImageSet(to_tensor_images(images), torch.from_numpy(labels), idx, split, source)
+
+
+def balanced_indices(labels: np.ndarray | Tensor, n: int, seed: int = 0, n_classes: int = 10) -> np.ndarray:
+    """Deterministic class-balanced subset: ``n`` indices, as equal per class as possible.
+
+    Classes 0..(n mod n_classes)-1 get one extra image. Same (labels, n, seed) -> same indices.
+    """
+    labels = np.asarray(labels)
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if n > len(labels):
+        raise ValueError(f"asked for {n} images but the split has {len(labels)}")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in range(n_classes):
+        k = n // n_classes + (1 if c < n % n_classes else 0)
+        pool = np.flatnonzero(labels == c)
+        if k > len(pool):
+            raise ValueError(f"class {c} has only {len(pool)} images, {k} requested")
+        chosen.append(rng.permutation(pool)[:k])
+    return np.sort(np.concatenate(chosen))
+
+
+#: Offset of the evaluation seed stream so eval subsets never coincide with other draws.
+EVAL_SEED_OFFSET = 10_000
+
+
+def evaluation_subset(n: int, seed: int = 0, root: str | os.PathLike | None = None) -> ImageSet:
+    """The shared class-balanced evaluation subset of the CIFAR-10 test split (every notebook uses it)."""
+    images, labels, source = load_cifar10_uint8("test", root)
+    idx = balanced_indices(labels, n, seed + EVAL_SEED_OFFSET)
+    return ImageSet(to_tensor_images(images[idx]), torch.from_numpy(labels[idx]), torch.from_numpy(idx), "test", source)

@@ -1,0 +1,7 @@
+"""The defenses: MCGS/MSPD, Fast Preemption, Bi-Level, UnAdv and their cascade."""
+from .bilevel import bilevel, unadv, unadv_bilevel_cascade
+from .fast_preemption import fast_preemption
+from .labels import LABEL_SOURCES, defense_labels, predict
+from .mcgs import mcgs
+
+__all__ = ["mcgs", "fast_preemption", "bilevel", "unadv", "unadv_bilevel_cascade", "defense_labels", "predict", "LABEL_SOURCES"]

@@ -1,0 +1,29 @@
+"""Where things live: the one place for project paths and the environment variables that move them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ZOO_DIR = PROJECT_ROOT / "data" / "zoo"
+ZOO_MANIFEST = ZOO_DIR / "manifest.json"
+
+#: Environment variable naming a local CIFAR-10 copy (folder or zip in the
+#: ``train/<class>/NNNN.jpg`` / ``test/<class>/NNNN.jpg`` layout).
+CIFAR10_ENV = "MSPD_CIFAR10"
+#: Environment variable naming the cache folder (decoded data, experiment results).
+CACHE_ENV = "MSPD_CACHE"
+#: Environment variable naming where RobustBench weights live (``model_dir``).
+ROBUSTBENCH_ENV = "MSPD_ROBUSTBENCH_DIR"
+
+
+def cache_dir() -> Path:
+    """The cache folder (``$MSPD_CACHE``, else ``~/.cache/mspd``), created on demand."""
+    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mspd")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def robustbench_dir() -> Path:
+    """Where RobustBench checkpoints are looked for (``$MSPD_ROBUSTBENCH_DIR``, else cache/robustbench)."""
+    return Path(os.environ.get(ROBUSTBENCH_ENV) or cache_dir() / "robustbench")

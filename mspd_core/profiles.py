@@ -1,0 +1,67 @@
+"""Scale profiles: the ONE place that says how big each run is (SPEC, "Scale profiles").
+
+Notebooks take a papermill parameter ``profile`` and call :func:`get_profile`; the runner
+and the CLI do the same. An unknown name is a clear error that lists the valid ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Parameters that set the scale of an experiment, never its algorithm."""
+
+    name: str
+    zoo: str  # "embedded" (trained here, offline) or "robustbench" (paper models, network)
+    n_images: int  # size of the shared class-balanced evaluation subset
+    batch_size: int
+    baseline_epochs: int  # outer iterations of UnAdv / Bi-Level ("100" in the paper)
+    autoattack_version: str  # "standard" or a cheaper "custom" list on small profiles
+    autoattack_attacks: tuple[str, ...]  # used when autoattack_version == "custom"
+    square_queries: int
+    eot_samples: int
+    pgd_steps: int
+    n_targets: int | None  # None = every target of the zoo
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        name="smoke", zoo="embedded", n_images=10, batch_size=10, baseline_epochs=3,
+        autoattack_version="custom", autoattack_attacks=("apgd-ce",), square_queries=50,
+        eot_samples=2, pgd_steps=5, n_targets=2,
+        description="seconds per notebook; CI runs every notebook with it",
+    ),
+    "cpu": Profile(
+        name="cpu", zoo="embedded", n_images=200, batch_size=100, baseline_epochs=100,
+        autoattack_version="custom", autoattack_attacks=("apgd-ce", "apgd-t"),
+        square_queries=1000, eot_samples=20, pgd_steps=20, n_targets=None,
+        description="embedded zoo on a 2-core CPU, no network; the published book",
+    ),
+    "paper": Profile(
+        name="paper", zoo="robustbench", n_images=1000, batch_size=250, baseline_epochs=100,
+        autoattack_version="standard", autoattack_attacks=(), square_queries=5000,
+        eot_samples=20, pgd_steps=20, n_targets=None,
+        description="RobustBench models, 1,000 images, GPU and network (the paper's scale)",
+    ),
+}
+
+DEFAULT_PROFILE = "cpu"
+
+
+def get_profile(name: str = DEFAULT_PROFILE, **overrides: Any) -> Profile:
+    """Return the named profile, optionally with some fields overridden.
+
+    Raises ``ValueError`` naming the valid profiles when ``name`` is unknown.
+    """
+    if not isinstance(name, str) or name not in PROFILES:
+        raise ValueError(
+            f"unknown profile {name!r}; valid profiles are: {', '.join(PROFILES)}"
+        )
+    profile = PROFILES[name]
+    unknown = set(overrides) - set(Profile.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown profile field(s) {sorted(unknown)}")
+    return replace(profile, **overrides) if overrides else profile

@@ -1,0 +1,58 @@
+"""The embedded zoo, as training recipes: the ONE place that names each embedded model.
+
+Each entry says the model's role, architecture, training recipe and seed. ``train.py``
+turns a recipe into a checkpoint; ``registry.py`` reads the manifest those runs wrote.
+Budgets are for a 2-core CPU (SPEC: "Measured here").
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EPS_TRAIN = 8 / 255
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    role: str  # "classifier" | "backbone" | "target"
+    arch: str
+    arch_kwargs: dict = field(default_factory=dict)
+    training: str = "standard"  # "standard" | "fgsm_rs" | "pgd"
+    epochs: int = 10
+    lr: float = 0.2
+    batch_size: int = 256
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    attack_steps: int = 1  # PGD steps in "pgd" training
+    seed: int = 0
+    train_subset: int | None = None  # use only this many training images (class-balanced)
+    optimizer: str = "sgd"  # "sgd" | "adamw"
+    description: str = ""
+
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in [
+    # Ordered by importance: `train --all` trains them in this order.
+    Recipe("bb-preact-fgsm", "backbone", "mini_preact_resnet", {"width": 16}, "fgsm_rs", epochs=6, lr=0.2, seed=0,
+           description="default backbone f: small PreActResNet, FGSM-RS adversarial training (Wong et al. 2020)"),
+    Recipe("clf-airnet", "classifier", "airnet", {}, "standard", epochs=6, lr=0.2, label_smoothing=0.2, seed=0,
+           description="clean classifier C (labels released images); standard training"),
+    Recipe("tg-preact-fgsm-s1", "target", "mini_preact_resnet", {"width": 16}, "fgsm_rs", epochs=6, lr=0.2, seed=1,
+           description="target with the backbone's architecture and recipe, different seed (gray-box case)"),
+    Recipe("tg-cnn-std", "target", "plain_cnn", {"width": 24}, "standard", epochs=4, lr=0.1, seed=5, train_subset=25000,
+           description="non-robust target (standard training)"),
+    Recipe("tg-cnn-fgsm", "target", "plain_cnn", {"width": 24}, "fgsm_rs", epochs=5, lr=0.1, seed=2, train_subset=25000,
+           description="plain conv-net target, FGSM-RS adversarial training"),
+    Recipe("bb-preact-std", "backbone", "mini_preact_resnet", {"width": 16}, "standard", epochs=4, lr=0.2, seed=0,
+           description="non-robust backbone (backbone ablation, Table XI)"),
+    Recipe("tg-vit-fgsm", "target", "tiny_vit", {"dim": 64, "depth": 3, "heads": 4}, "fgsm_rs", epochs=5,
+           lr=2e-3, weight_decay=0.05, optimizer="adamw", seed=4, train_subset=20000,
+           description="attention target: a small Vision Transformer, FGSM-RS adversarial training"),
+    Recipe("tg-cnn-pgd", "target", "plain_cnn", {"width": 24}, "pgd", epochs=4, lr=0.1, attack_steps=2, seed=3,
+           train_subset=20000, description="plain conv-net target, PGD-2 adversarial training (Madry et al. 2018)"),
+    Recipe("bb-preact-wide-fgsm", "backbone", "mini_preact_resnet", {"width": 32}, "fgsm_rs", epochs=5, lr=0.2, seed=0,
+           train_subset=20000, description="larger robust backbone (backbone ablation, Table XI)"),
+]}
+
+#: Roles a default experiment uses (registry resolves these names).
+DEFAULT_CLASSIFIER = "clf-airnet"
+DEFAULT_BACKBONE = "bb-preact-fgsm"

@@ -1,0 +1,210 @@
+"""Train the embedded zoo on a 2-core CPU (airbench-style: one script, one recipe table).
+
+    python -m mspd_core.zoo.train --all            # every recipe that has no checkpoint yet
+    python -m mspd_core.zoo.train bb-preact-fgsm   # one model (overwrites its checkpoint)
+
+Each run is seeded, shows a progress bar, logs time and accuracy per epoch, then measures
+clean and PGD-20 (eps 8/255, step 2/255) accuracy on 1,000 held-out test images and writes
+the checkpoint and its manifest entry (SHA-256, recipe, accuracies, minutes).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from ..attacks import pgd_linf
+from ..data import balanced_indices, load_cifar10_uint8, to_tensor_images
+from ..paths import ZOO_DIR, ZOO_MANIFEST
+from .architectures import build
+from .recipes import EPS_TRAIN, RECIPES, Recipe
+
+#: Held-out images the manifest accuracies are measured on (test split, fixed seed).
+ZOO_EVAL_N = 1000
+ZOO_EVAL_SEED = 12345
+
+
+def augment(x: Tensor, generator: torch.Generator) -> Tensor:
+    """Random crop (reflect-pad 4) and horizontal flip, vectorised over the batch."""
+    n, c, h, w = x.shape
+    padded = F.pad(x, (4, 4, 4, 4), mode="reflect")
+    dy = torch.randint(0, 9, (n,), generator=generator)
+    dx = torch.randint(0, 9, (n,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
+    out = padded[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+    flip = torch.rand(n, generator=generator) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+def fgsm_rs_examples(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float, generator: torch.Generator) -> Tensor:
+    """FGSM with random start (Wong, Rice & Kolter 2020, "Fast is better than free")."""
+    delta = (torch.rand(x.shape, generator=generator) * 2 - 1) * eps
+    delta.requires_grad_(True)
+    loss = F.cross_entropy(model((x + delta).clamp(0, 1)), y)
+    (grad,) = torch.autograd.grad(loss, delta)
+    delta = (delta.detach() + alpha * grad.sign()).clamp(-eps, eps)
+    return (x + delta).clamp(0, 1)
+
+
+def pgd_train_examples(model: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int, generator: torch.Generator) -> Tensor:
+    """PGD-k training examples (Madry et al. 2018), step 2.5 eps / k, random start."""
+    alpha = 2.5 * eps / steps
+    x_adv = (x + (torch.rand(x.shape, generator=generator) * 2 - 1) * eps).clamp(0, 1)
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        (grad,) = torch.autograd.grad(F.cross_entropy(model(x_adv), y), x_adv)
+        x_adv = torch.min(torch.max(x_adv.detach() + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
+    return x_adv
+
+
+def training_inputs(recipe: Recipe, model: nn.Module, x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
+    if recipe.training == "standard":
+        return x
+    if recipe.training == "fgsm_rs":
+        return fgsm_rs_examples(model, x, y, EPS_TRAIN, 1.25 * EPS_TRAIN, generator)
+    if recipe.training == "pgd":
+        return pgd_train_examples(model, x, y, EPS_TRAIN, recipe.attack_steps, generator)
+    raise ValueError(f"unknown training recipe {recipe.training!r}")
+
+
+def evaluate_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 250, pgd_steps: int = 20) -> tuple[float, float]:
+    """Clean and PGD-``pgd_steps`` (eps 8/255, step 2/255) accuracy in percent."""
+    model.eval()
+    clean = robust = 0
+    for i in range(0, len(y), batch_size):
+        xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+        with torch.no_grad():
+            clean += int((model(xb).argmax(1) == yb).sum())
+        x_adv = pgd_linf(model, xb, yb, eps=EPS_TRAIN, steps=pgd_steps, alpha=2 / 255, seed=i)
+        with torch.no_grad():
+            robust += int((model(x_adv).argmax(1) == yb).sum())
+    return 100.0 * clean / len(y), 100.0 * robust / len(y)
+
+
+def zoo_eval_set() -> tuple[Tensor, Tensor]:
+    """The 1,000 held-out test images every manifest accuracy is measured on."""
+    images, labels, _ = load_cifar10_uint8("test")
+    idx = balanced_indices(labels, ZOO_EVAL_N, ZOO_EVAL_SEED)
+    return to_tensor_images(images[idx]), torch.from_numpy(labels[idx])
+
+
+def sha256_file(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _update_manifest(name: str, entry: dict) -> None:
+    manifest = json.loads(ZOO_MANIFEST.read_text()) if ZOO_MANIFEST.exists() else {}
+    manifest[name] = entry
+    tmp = ZOO_MANIFEST.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
+    os.replace(tmp, ZOO_MANIFEST)
+
+
+def train(recipe: Recipe, log=print) -> dict:
+    """Train one recipe, write its checkpoint and manifest entry, return the entry."""
+    torch.manual_seed(recipe.seed)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    images, labels, source = load_cifar10_uint8("train")
+    if recipe.train_subset:
+        keep = balanced_indices(labels, recipe.train_subset, recipe.seed)
+        images, labels = images[keep], labels[keep]
+    x_all, y_all = to_tensor_images(images), torch.from_numpy(labels)
+    model = build(recipe.arch, **recipe.arch_kwargs)
+    steps_per_epoch = math.ceil(len(y_all) / recipe.batch_size)
+    total = recipe.epochs * steps_per_epoch
+    if recipe.optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total, pct_start=0.25)
+    x_eval, y_eval = zoo_eval_set()
+    start = time.time()
+    for epoch in range(recipe.epochs):
+        model.train()
+        perm = torch.randperm(len(y_all), generator=gen)
+        seen = correct = 0
+        loss_sum = 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"{recipe.name} {epoch + 1}/{recipe.epochs}", leave=False, mininterval=5)
+        for step in bar:
+            idx = perm[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+            xb, yb = augment(x_all[idx], gen), y_all[idx]
+            x_in = training_inputs(recipe, model, xb, yb, gen)
+            out = model(x_in)
+            loss = F.cross_entropy(out, yb, label_smoothing=recipe.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            seen += len(yb)
+            correct += int((out.argmax(1) == yb).sum())
+            loss_sum += float(loss) * len(yb)
+        with torch.no_grad():
+            model.eval()
+            quick = float((model(x_eval[:500]).argmax(1) == y_eval[:500]).float().mean()) * 100
+        log(f"[{recipe.name}] epoch {epoch + 1}/{recipe.epochs}  loss {loss_sum / seen:.3f}  "
+            f"train-acc {100 * correct / seen:.1f}%  clean(500) {quick:.1f}%  {(time.time() - start) / 60:.1f} min")
+    minutes = (time.time() - start) / 60
+    model.eval()
+    clean, robust = evaluate_accuracy(model, x_eval, y_eval)
+    log(f"[{recipe.name}] done in {minutes:.1f} min: clean {clean:.1f}%  PGD-20 {robust:.1f}% (n={ZOO_EVAL_N})")
+    ZOO_DIR.mkdir(parents=True, exist_ok=True)
+    path = ZOO_DIR / f"{recipe.name}.pt"
+    tmp = path.with_suffix(".pt.tmp")
+    torch.save(model.state_dict(), tmp)
+    os.replace(tmp, path)
+    entry = {
+        "file": path.name,
+        "sha256": sha256_file(path),
+        "role": recipe.role,
+        "arch": recipe.arch,
+        "arch_kwargs": recipe.arch_kwargs,
+        "params": sum(p.numel() for p in model.parameters()),
+        "recipe": {k: v for k, v in dataclasses.asdict(recipe).items() if k not in ("name", "role", "arch", "arch_kwargs", "description")},
+        "description": recipe.description,
+        "train_minutes": round(minutes, 2),
+        "train_data": source,
+        "eval": {"n": ZOO_EVAL_N, "seed": ZOO_EVAL_SEED, "split": "test", "attack": "PGD-20 Linf eps 8/255 step 2/255 (torchattacks)",
+                 "clean_acc": round(clean, 2), "pgd20_acc": round(robust, 2)},
+        "torch": torch.__version__,
+    }
+    _update_manifest(recipe.name, entry)
+    return entry
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help=f"recipes to train; known: {', '.join(RECIPES)}")
+    parser.add_argument("--all", action="store_true", help="train every recipe without a checkpoint")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    unknown = [n for n in args.names if n not in RECIPES]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; known: {', '.join(RECIPES)}")
+    names = list(args.names) or ([n for n in RECIPES if not (ZOO_DIR / f"{n}.pt").exists()] if args.all else [])
+    if not names:
+        parser.error("name a model or pass --all")
+    for name in names:
+        train(RECIPES[name], log=lambda s: print(s, flush=True))
+
+
+if __name__ == "__main__":
+    main()

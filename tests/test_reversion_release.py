@@ -1,0 +1,64 @@
+"""Preemptive Reversion, JPEG and the 8-bit release."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mspd_core.reversion import jpeg, preemptive_reversion, reversion_error
+from mspd_core.tensors import from_uint8, project, to_uint8_release
+
+EPS = 8 / 255
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), eps=st.sampled_from([2 / 255, 8 / 255, 16 / 255]))
+def test_reversion_undoes_an_input_independent_defense(seed, eps):
+    """D(x) = Proj(x + d, x, eps) with a fixed d: reversion returns x exactly away from the bounds."""
+    g = torch.Generator().manual_seed(seed)
+    x = 0.15 + 0.7 * torch.rand(2, 3, 16, 16, generator=g)  # 2 eps away from 0 and 1
+    d = (torch.rand(x.shape, generator=g) * 2 - 1) * eps
+
+    def defense(v):
+        return project(v + d, v, eps)
+
+    x_p = defense(x)
+    x_r = preemptive_reversion(defense, x_p)
+    torch.testing.assert_close(x_r, x, atol=1e-6, rtol=0)
+    assert float(reversion_error(x, x_p, x_r).max()) < 1e-4
+
+
+def test_reversion_stays_in_unit_box():
+    x = torch.rand(2, 3, 8, 8)
+    x_r = preemptive_reversion(lambda v: (v + 0.5).clamp(0, 1), x)
+    assert float(x_r.min()) >= 0 and float(x_r.max()) <= 1
+
+
+def test_jpeg_distorts_but_keeps_shape_and_range():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 3, 32, 32, generator=g)
+    out = jpeg(x, quality=50)
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert 0 <= float(out.min()) and float(out.max()) <= 1
+    assert float((out - x).abs().mean()) > 0.01  # random noise does not survive JPEG at q=50
+
+
+def test_jpeg_bad_quality():
+    with pytest.raises(ValueError, match="quality"):
+        jpeg(torch.rand(1, 3, 8, 8), quality=0)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 10_000), eps=st.sampled_from([1 / 255, 4 / 255, 8 / 255, 16 / 255]), eight_bit=st.booleans())
+def test_uint8_release_stays_in_eps_ball(seed, eps, eight_bit):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(2, 3, 8, 8, generator=g)
+    if eight_bit:
+        x = torch.round(x * 255) / 255
+    x_p = project(x + (torch.rand(x.shape, generator=g) * 2 - 1) * 2 * eps, x, eps)
+    x8 = to_uint8_release(x_p, x, eps)
+    assert x8.dtype == torch.uint8
+    back = from_uint8(x8)
+    assert float((back - x).abs().max()) <= eps + 1e-6
+    assert float((back - x_p).abs().max()) <= 1 / 255 + 1e-6
