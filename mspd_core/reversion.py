@@ -23,15 +23,22 @@ def preemptive_reversion(defense: Defense, x_p: Tensor) -> Tensor:
 
 
 def jpeg(x: Tensor, quality: int = 50) -> Tensor:
-    """Encode and decode each image with libjpeg (torchvision.io) at ``quality`` (Table X's JPEG row uses 50)."""
-    from torchvision.io import decode_jpeg, encode_jpeg
+    """Encode and decode each image with libjpeg (Pillow) at ``quality`` (Table X's JPEG row uses 50)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
 
     check_images(x, "x")
-    if not isinstance(quality, int) or not 1 <= quality <= 100:
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an integer in [1, 100], got {quality!r}")
-    images = list(torch.round(x.detach().cpu() * 255).to(torch.uint8))
-    decoded = decode_jpeg(encode_jpeg(images, quality=quality))
-    return torch.stack(decoded).to(x.device, torch.float32) / 255.0
+    pixels = torch.round(x.detach().cpu() * 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    decoded = []
+    for image in pixels:  # a codec call per image: JPEG has no batched encoder
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+        decoded.append(np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")))
+    return torch.from_numpy(np.stack(decoded)).permute(0, 3, 1, 2).to(x.device, torch.float32) / 255.0
 
 
 def reversion_error(x: Tensor, x_p: Tensor, x_r: Tensor) -> Tensor:

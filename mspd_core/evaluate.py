@@ -1,0 +1,300 @@
+"""The evaluation engine: defense x attack x target over the shared evaluation subset, cached.
+
+    rows = run_grid(defenses, attacks, targets, data, zoo)
+
+Protected images are computed once per defense configuration and reused across attacks and
+targets. Every computed piece (released images, per-image attack outcomes) is cached on
+disk under a key derived from its full configuration, the models' SHA-256, the data indices
+and the package version: a rerun with the same parameters costs nothing, a changed
+parameter recomputes. ``shard=(i, n)`` computes only every n-th defense so that several
+machines can fill one cache folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from . import __version__, attacks as attack_lib
+from .data import ImageSet
+from .defenses import bilevel, defense_labels, fast_preemption, mcgs, predict, unadv, unadv_bilevel_cascade
+from .metrics import accuracy, l2_distance, linf_distance, lpips_distance, lpips_status, mcnemar_exact, ssim
+from .paths import cache_dir
+from .reversion import jpeg, preemptive_reversion
+from .tensors import check_images, from_uint8, to_uint8_release
+from .zoo.registry import Zoo, load_cached, read_manifest, spec
+
+
+def no_defense(model: nn.Module, x: Tensor, y: Tensor, eps: float = 8 / 255, seed: int = 0) -> Tensor:
+    """The "No Pre." row: release the original image."""
+    return x
+
+
+#: Defense methods by name; each is ``method(backbone, x, y, eps=..., seed=..., **params) -> x_p``.
+DEFENSE_METHODS: dict[str, Callable[..., Tensor]] = {
+    "none": no_defense,
+    "mcgs": mcgs,
+    "fast_preemption": fast_preemption,
+    "unadv": unadv,
+    "bilevel": bilevel,
+    "cascade": unadv_bilevel_cascade,
+}
+
+#: Attack methods by name; each is ``attack(target, x, y, eps=..., seed=..., **params) -> x_adv``.
+ATTACK_METHODS: dict[str, Callable[..., Tensor]] = {
+    "autoattack": attack_lib.autoattack,
+    "pgd": attack_lib.pgd_linf,
+    "pgd_l2": attack_lib.pgd_l2,
+    "cw": attack_lib.cw_linf,
+    "square": attack_lib.square,
+    "eot_pgd": attack_lib.eot_pgd,
+    "transfer": attack_lib.transfer,
+}
+
+
+@dataclass(frozen=True)
+class Defense:
+    """One defense configuration. ``post`` = "reversion" (Preemptive Reversion with the same
+    method on ``post_backbone``; None = same backbone = white) or "jpeg" (quality in params)."""
+
+    name: str
+    method: str = "none"
+    params: dict = field(default_factory=dict)
+    labels: str = "decouple"
+    backbone: str | None = None
+    post: str | None = None
+    post_backbone: str | None = None
+    post_params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Attack:
+    """One attack configuration; ``method`` "none" measures clean accuracy on the released images."""
+
+    name: str
+    method: str = "none"
+    params: dict = field(default_factory=dict)
+    surrogate: str | None = None
+
+
+NO_DEFENSE = Defense("No defense")
+CLEAN = Attack("clean")
+
+
+def model_fingerprint(name: str) -> str:
+    """What identifies a model's weights in a cache key: the manifest SHA-256 or the RobustBench name."""
+    if spec(name).source == "embedded":
+        entry = read_manifest().get(name)
+        return entry["sha256"] if entry else f"untrained:{name}"
+    return f"robustbench:{name}"
+
+
+def cache_key(payload: dict) -> str:
+    blob = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _data_fingerprint(data: ImageSet) -> str:
+    return hashlib.sha256(data.indices.numpy().tobytes() + data.split.encode() + data.source.encode()).hexdigest()[:16]
+
+
+class ResultCache:
+    """A folder of ``<key>.pt`` files (tensors and numbers only; loaded with ``weights_only=True``)."""
+
+    def __init__(self, folder: Path | None = None, enabled: bool = True) -> None:
+        self.folder = Path(folder) if folder else cache_dir() / "results"
+        self.enabled = enabled
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def get(self, key: str) -> dict | None:
+        path = self.folder / f"{key}.pt"
+        if not self.enabled or not path.exists():
+            return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:  # a damaged cache entry is recomputed, never trusted
+            return None
+
+    def put(self, key: str, value: dict) -> None:
+        if not self.enabled:
+            return
+        path = self.folder / f"{key}.pt"
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(value, tmp)
+        os.replace(tmp, path)
+
+
+def _batches(n: int, batch_size: int):
+    for i, start in enumerate(range(0, n, batch_size)):
+        yield i, slice(start, min(start + batch_size, n))
+
+
+def protect(defense: Defense, x: Tensor, y_true: Tensor, zoo: Zoo, eps: float = 8 / 255, seed: int = 0,
+            device: str | torch.device = "cpu", batch_size: int = 100, backbone: str | None = None) -> Tensor:
+    """Run one defense configuration (labels, method) on ``x`` in batches; returns float x_p (not yet released)."""
+    if defense.method not in DEFENSE_METHODS:
+        raise ValueError(f"unknown defense method {defense.method!r}; known: {', '.join(DEFENSE_METHODS)}")
+    method = DEFENSE_METHODS[defense.method]
+    bb = load_cached(backbone or defense.backbone or zoo.backbone, device)
+    clf = load_cached(zoo.classifier, device) if defense.labels == "decouple" else None
+    out = []
+    for i, sl in _batches(x.shape[0], batch_size):
+        xb = x[sl].to(device)
+        yb = defense_labels(xb, defense.labels, bb, clf, y_true[sl].to(device))
+        out.append(method(bb, xb, yb, eps=eps, seed=seed + i, **defense.params).detach().cpu())
+    return torch.cat(out)
+
+
+def release(x_p: Tensor, x: Tensor, eps: float) -> Tensor:
+    """8-bit release (PNG) of the protected images, kept inside the eps-ball of x."""
+    return from_uint8(to_uint8_release(x_p, x, eps))
+
+
+def post_process(defense: Defense, x_rel: Tensor, y_true: Tensor, zoo: Zoo, eps: float, seed: int,
+                 device: str | torch.device, batch_size: int) -> Tensor:
+    """What happens to the release before the attack: Preemptive Reversion (an adaptive attacker) or JPEG."""
+    if defense.post is None:
+        return x_rel
+    if defense.post == "jpeg":
+        return jpeg(x_rel, **{"quality": 50, **defense.post_params})
+    if defense.post == "reversion":
+        d_prime = Defense(defense.name + " (D')", defense.method, {**defense.params, **defense.post_params},
+                          defense.labels, defense.post_backbone or defense.backbone or zoo.backbone)
+
+        def run_d_prime(v: Tensor) -> Tensor:
+            return protect(d_prime, v, y_true, zoo, eps, seed + 7919, device, batch_size)
+
+        return preemptive_reversion(run_d_prime, x_rel)
+    raise ValueError(f"unknown post-processing {defense.post!r}; valid: reversion, jpeg")
+
+
+def release_key(defense: Defense, data: ImageSet, zoo: Zoo, eps: float, seed: int, quantize: bool) -> str:
+    """Cache key of one defense's released images: configuration, model hashes, data indices, version."""
+    return cache_key({"kind": "release", "defense": asdict(defense), "eps": eps, "seed": seed, "quantize": quantize,
+                      "zoo": {"classifier": model_fingerprint(zoo.classifier),
+                              "backbone": model_fingerprint(defense.backbone or zoo.backbone),
+                              "post_backbone": model_fingerprint(defense.post_backbone) if defense.post_backbone else None},
+                      "data": _data_fingerprint(data), "version": __version__})
+
+
+def released_images(defense: Defense, data: ImageSet, zoo: Zoo, eps: float = 8 / 255, seed: int = 0,
+                    device: str | torch.device = "cpu", batch_size: int = 100, quantize: bool = True,
+                    cache: ResultCache | None = None) -> dict:
+    """Released (and post-processed) images of one defense with quality metrics and seconds per image; cached."""
+    cache = cache or ResultCache()
+    key = release_key(defense, data, zoo, eps, seed, quantize)
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    x = check_images(data.x, "data.x")
+    start = time.perf_counter()
+    x_p = protect(defense, x, data.y, zoo, eps, seed, device, batch_size)
+    seconds = time.perf_counter() - start
+    x_rel = release(x_p, x, eps) if quantize else x_p
+    x_eval = post_process(defense, x_rel, data.y, zoo, eps, seed, device, batch_size)
+    lp = lpips_distance(x_eval, x)
+    result = {
+        "x_eval": x_eval, "x_released": x_rel, "seconds_per_image": seconds / x.shape[0],
+        "l2": float(l2_distance(x_eval, x).mean()), "linf": float(linf_distance(x_eval, x).mean()),
+        "linf_max": float(linf_distance(x_eval, x).max()),
+        "ssim": float(ssim(x_eval, x).mean()), "lpips": float(np.mean(lp)) if lp is not None else float("nan"),
+    }
+    cache.put(key, result)
+    return result
+
+
+def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, release_key: str, zoo: Zoo,
+                    seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 100,
+                    cache: ResultCache | None = None) -> dict:
+    """Per-image correctness of ``target`` on the (attacked) released images; cached."""
+    cache = cache or ResultCache()
+    key = cache_key({"kind": "attack", "attack": asdict(attack), "target": model_fingerprint(target),
+                     "surrogate": model_fingerprint(attack.surrogate) if attack.surrogate else None,
+                     "release": release_key, "seed": seed, "version": __version__})
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    model = load_cached(target, device)
+    start = time.perf_counter()
+    correct = []
+    for i, sl in _batches(x_eval.shape[0], batch_size):
+        xb, yb = x_eval[sl].to(device), y[sl].to(device)
+        if attack.method == "none":
+            x_adv = xb
+        elif attack.method in ATTACK_METHODS:
+            extra = {"surrogate": load_cached(attack.surrogate, device)} if attack.method == "transfer" else {}
+            x_adv = ATTACK_METHODS[attack.method](model, xb, yb, seed=seed + i, **attack.params, **extra)
+        else:
+            raise ValueError(f"unknown attack method {attack.method!r}; known: none, {', '.join(ATTACK_METHODS)}")
+        correct.append((predict(model, x_adv) == yb).cpu())
+    result = {"correct": torch.cat(correct), "seconds": time.perf_counter() - start}
+    cache.put(key, result)
+    return result
+
+
+def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str], data: ImageSet, zoo: Zoo,
+             eps: float = 8 / 255, seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 100,
+             quantize: bool = True, cache: bool | ResultCache = True, shard: tuple[int, int] | None = None,
+             baseline: str | None = "No defense", reference: str | None = None, progress: bool = True) -> pd.DataFrame:
+    """Evaluate every (defense, attack, target) cell; one tidy row per cell.
+
+    Columns: defense, attack, target, n, correct, acc, ci_low, ci_high (95% Wilson, percent),
+    p_vs_baseline / p_vs_reference (exact McNemar on the same images), l2, linf, ssim, lpips,
+    sec_per_image (defense time), attack_seconds, and ``per_image`` (boolean outcomes).
+    """
+    store = cache if isinstance(cache, ResultCache) else ResultCache(enabled=bool(cache))
+    names = [d.name for d in defenses]
+    if len(set(names)) != len(names):
+        raise ValueError("defense names must be unique")
+    chosen = defenses if shard is None else defenses[shard[0]::shard[1]]
+    rows = []
+    cells = [(d, a, t) for d in chosen for a in attacks for t in targets]
+    bar = tqdm(total=len(cells), desc="grid", disable=not progress)
+    for d in chosen:
+        rel = released_images(d, data, zoo, eps, seed, device, batch_size, quantize, store)
+        rkey = release_key(d, data, zoo, eps, seed, quantize)
+        for a in attacks:
+            for t in targets:
+                bar.set_postfix_str(f"{d.name} | {a.name} | {t}")
+                out = attack_outcomes(a, t, rel["x_eval"], data.y, rkey, zoo, seed, device, batch_size, store)
+                c = out["correct"].numpy().astype(bool)
+                acc = accuracy(c)
+                rows.append({
+                    "defense": d.name, "attack": a.name, "target": t, "n": acc.n, "correct": acc.k,
+                    "acc": 100 * acc.value, "ci_low": 100 * acc.low, "ci_high": 100 * acc.high,
+                    "l2": rel["l2"], "linf": rel["linf"], "ssim": rel["ssim"], "lpips": rel["lpips"],
+                    "sec_per_image": rel["seconds_per_image"], "attack_seconds": out["seconds"], "per_image": c,
+                })
+                bar.update()
+    bar.close()
+    table = pd.DataFrame(rows)
+    for col, ref in (("p_vs_baseline", baseline), ("p_vs_reference", reference)):
+        table[col] = _paired_p_values(table, ref)
+    table.attrs["lpips"] = lpips_status() or "available"
+    table.attrs["n_images"] = len(data)
+    return table
+
+
+def _paired_p_values(table: pd.DataFrame, ref: str | None) -> list[float]:
+    if ref is None or table.empty or ref not in set(table["defense"]):
+        return [float("nan")] * len(table)
+    lookup = {(r.attack, r.target): r.per_image for r in table.itertuples() if r.defense == ref}
+    return [float("nan") if r.defense == ref or (r.attack, r.target) not in lookup
+            else mcnemar_exact(r.per_image, lookup[(r.attack, r.target)]) for r in table.itertuples()]
+
+
+def format_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Human-readable view: 'acc [ci]' strings, p-values, quality metrics; drops per-image vectors."""
+    view = table.drop(columns=["per_image"], errors="ignore").copy()
+    view["accuracy (95% CI)"] = [f"{a:.1f} [{lo:.1f}, {hi:.1f}]" for a, lo, hi in zip(view.acc, view.ci_low, view.ci_high)]
+    return view

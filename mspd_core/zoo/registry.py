@@ -1,0 +1,232 @@
+"""The ONE place that names models: embedded (trained here) and RobustBench (the paper's zoo).
+
+``load(name)`` returns an eval-mode ``nn.Module`` that takes images in [0, 1].
+Embedded checkpoints are verified against the SHA-256 in ``data/zoo/manifest.json`` and
+loaded with ``torch.load(..., weights_only=True)``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..paths import ROBUSTBENCH_ENV, ZOO_DIR, ZOO_MANIFEST, robustbench_dir
+from .architectures import build
+from .recipes import DEFAULT_BACKBONE, DEFAULT_CLASSIFIER, RECIPES
+
+
+class ModelUnavailableError(RuntimeError):
+    """A model's weights are missing, damaged or cannot be loaded here."""
+
+
+class ChecksumError(ModelUnavailableError):
+    """A checkpoint's SHA-256 differs from the manifest (truncated, corrupt or tampered)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    role: str  # "classifier" | "backbone" | "target"
+    source: str  # "embedded" | "robustbench"
+    arch: str
+    dataset: str = "cifar10"
+    threat_model: str = "Linf"  # RobustBench leaderboard the weights come from
+    normalisation: str = "inside the model (inputs in [0, 1])"
+    arch_kwargs: dict = field(default_factory=dict)
+
+
+#: The paper's RobustBench models (SPEC, "Scale profiles": paper).
+PAPER_CLASSIFIER = "Hendrycks2020AugMix_ResNeXt"
+PAPER_BACKBONE = "Gowal2021Improving_R18_ddpm_100m"
+PAPER_TARGETS = (
+    "Bartoldson2024Adversarial_WRN-94-16", "Peng2023Robust", "Wang2023Better_WRN-70-16",
+    "Rade2021Helper_extra", "Xu2023Exploring_WRN-28-10", "Wong2020Fast", "Sehwag2021Proxy_ResNest152",
+    "Chen2020Adversarial", "Addepalli2022Efficient_RN18", "Debenedetti2022Light_XCiT-L12",
+)
+PAPER_IMAGENET_CLASSIFIER = "Tian2022Deeper_DeiT-B"
+
+ROBUSTBENCH_MODELS: dict[str, ModelSpec] = {
+    PAPER_CLASSIFIER: ModelSpec(PAPER_CLASSIFIER, "classifier", "robustbench", "ResNeXt-29 (AugMix)", "cifar10", "corruptions"),
+    PAPER_BACKBONE: ModelSpec(PAPER_BACKBONE, "backbone", "robustbench", "ResNet-18", "cifar10", "Linf"),
+    PAPER_IMAGENET_CLASSIFIER: ModelSpec(PAPER_IMAGENET_CLASSIFIER, "classifier", "robustbench", "DeiT-B", "imagenet", "corruptions"),
+    **{n: ModelSpec(n, "target", "robustbench", n.split("_")[-1] if "_" in n else "see RobustBench", "cifar10", "Linf") for n in PAPER_TARGETS},
+}
+
+EMBEDDED_MODELS: dict[str, ModelSpec] = {
+    r.name: ModelSpec(r.name, r.role, "embedded", r.arch, arch_kwargs=dict(r.arch_kwargs)) for r in RECIPES.values()
+}
+
+ALL_MODELS: dict[str, ModelSpec] = {**EMBEDDED_MODELS, **ROBUSTBENCH_MODELS}
+
+
+def spec(name: str) -> ModelSpec:
+    """The registry entry for ``name`` (clear error listing the known names)."""
+    if name not in ALL_MODELS:
+        raise ValueError(f"unknown model {name!r}; embedded: {', '.join(EMBEDDED_MODELS)}; "
+                         f"RobustBench: {', '.join(ROBUSTBENCH_MODELS)}")
+    return ALL_MODELS[name]
+
+
+def read_manifest(path: Path = ZOO_MANIFEST) -> dict:
+    """The embedded zoo's manifest (file, sha256, recipe, accuracies per model); {} if none yet."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def rebuild_hint(name: str) -> str:
+    return f"rebuild it with `python -m mspd_core.zoo.train {name}` (or `make zoo`)"
+
+
+def checkpoint_path(name: str, zoo_dir: Path = ZOO_DIR, manifest: dict | None = None) -> Path:
+    """Path of an embedded checkpoint after verifying it exists and matches its SHA-256."""
+    manifest = read_manifest(zoo_dir / "manifest.json") if manifest is None else manifest
+    if name not in manifest:
+        raise ModelUnavailableError(f"embedded model {name!r} is not in {zoo_dir / 'manifest.json'}; {rebuild_hint(name)}")
+    path = zoo_dir / manifest[name]["file"]
+    if not path.exists():
+        raise ModelUnavailableError(f"checkpoint {path} is missing; {rebuild_hint(name)}")
+    digest = sha256_of(path)
+    if digest != manifest[name]["sha256"]:
+        raise ChecksumError(
+            f"checkpoint {path} failed its SHA-256 check (expected {manifest[name]['sha256'][:16]}..., "
+            f"got {digest[:16]}...): the file is truncated, corrupt or was modified; {rebuild_hint(name)}"
+        )
+    return path
+
+
+def load_embedded(name: str, device: torch.device | str = "cpu", zoo_dir: Path = ZOO_DIR) -> nn.Module:
+    """Build the embedded architecture and load its verified weights (``weights_only=True``)."""
+    s = spec(name)
+    manifest = read_manifest(zoo_dir / "manifest.json")
+    path = checkpoint_path(name, zoo_dir, manifest)
+    model = build(manifest[name]["arch"], **manifest[name]["arch_kwargs"])
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as err:  # unpickling error, wrong keys, ...
+        raise ModelUnavailableError(f"checkpoint {path} could not be loaded ({err}); {rebuild_hint(s.name)}") from err
+    return model.to(device).eval()
+
+
+def robustbench_checkpoint(name: str, model_dir: Path | None = None) -> Path:
+    """Where robustbench expects the weights of ``name``: model_dir/dataset/threat_model/name.pt."""
+    s = spec(name)
+    return Path(model_dir or robustbench_dir()) / s.dataset / s.threat_model / f"{name}.pt"
+
+
+#: RobustBench 1.1.1 builds these through timm with ``pretrained=True`` (a download at
+#: construction), and its XCiT entry names a timm model that its own xcit.py registers under
+#: another name. Offline we build the registered timm architecture with random weights.
+TIMM_ARCHITECTURES = {
+    "Debenedetti2022Light_XCiT-L12": ("robustbench.model_zoo.architectures.xcit", "debenedetti2022light_xcit_l12_cifar10_linf"),
+    PAPER_IMAGENET_CLASSIFIER: ("robustbench.model_zoo.architectures.deit", "tian2022deeper_deit_b_imagenet_corruptions"),
+}
+
+
+def robustbench_architecture(name: str) -> nn.Module:
+    """RobustBench's architecture for ``name`` with random weights (offline; no download)."""
+    import importlib
+
+    from .._compat import import_robustbench
+
+    import_robustbench()
+    s = spec(name)
+    if s.source != "robustbench":
+        raise ValueError(f"{name!r} is not a RobustBench model")
+    if name in TIMM_ARCHITECTURES:
+        import timm
+
+        module, timm_name = TIMM_ARCHITECTURES[name]
+        importlib.import_module(module)  # registers the timm model
+        return timm.create_model(timm_name, pretrained=False)
+    from robustbench.model_zoo import model_dicts
+    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
+
+    entry = model_dicts[BenchmarkDataset(s.dataset)][ThreatModel(s.threat_model)][name]
+    return entry["model"]()
+
+
+def load_robustbench(name: str, device: torch.device | str = "cpu", model_dir: Path | None = None) -> nn.Module:
+    """Load a paper model with ``robustbench.utils.load_model``; offline without weights, a clear error."""
+    from .._compat import import_robustbench
+
+    s = spec(name)
+    ckpt = robustbench_checkpoint(name, model_dir)
+    missing = (
+        f"RobustBench weights for {name} are not at {ckpt} and could not be downloaded. "
+        f"On a machine with network, robustbench.utils.load_model('{name}', dataset='{s.dataset}', "
+        f"threat_model='{s.threat_model}') downloads them; copy the file to that path, "
+        f"or set {ROBUSTBENCH_ENV} to the folder that holds {s.dataset}/{s.threat_model}/{name}.pt."
+    )
+    import_robustbench()
+    from robustbench.utils import load_model
+
+    try:
+        model = load_model(model_name=name, model_dir=str(ckpt.parents[2]), dataset=s.dataset, threat_model=s.threat_model)
+    except Exception as err:  # no network, interrupted download, ...
+        raise ModelUnavailableError(missing + f" ({type(err).__name__}: {err})") from err
+    return model.to(device).eval()
+
+
+def load(name: str, device: torch.device | str = "cpu") -> nn.Module:
+    """Load any registered model by name, eval mode, on ``device``, taking images in [0, 1]."""
+    s = spec(name)
+    model = load_embedded(name, device) if s.source == "embedded" else load_robustbench(name, device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+@lru_cache(maxsize=None)
+def _cached(name: str, device: str) -> nn.Module:
+    return load(name, device)
+
+
+def load_cached(name: str, device: torch.device | str = "cpu") -> nn.Module:
+    """Like :func:`load`, but returns one shared instance per (name, device). Do not modify it."""
+    return _cached(name, str(torch.device(device)))
+
+
+def available_embedded(role: str | None = None) -> list[str]:
+    """Embedded models that have a checkpoint listed in the manifest (in recipe order)."""
+    manifest = read_manifest()
+    return [n for n, s in EMBEDDED_MODELS.items() if n in manifest and (role is None or s.role == role)]
+
+
+@dataclass(frozen=True)
+class Zoo:
+    """The models one experiment uses: classifier C, backbone f, targets T (never f's weights)."""
+
+    classifier: str
+    backbone: str
+    targets: tuple[str, ...]
+    backbones: tuple[str, ...]  # every backbone available (Table XI ablation)
+    source: str
+
+
+def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
+    """The default zoo of a source: ``embedded`` (offline, trained here) or ``robustbench`` (paper)."""
+    if source == "embedded":
+        targets = tuple(available_embedded("target"))
+        if not targets or DEFAULT_BACKBONE not in available_embedded("backbone"):
+            raise ModelUnavailableError(f"the embedded zoo is not trained yet (see {ZOO_DIR}); run `make zoo`")
+        zoo = Zoo(DEFAULT_CLASSIFIER, DEFAULT_BACKBONE, targets, tuple(available_embedded("backbone")), "embedded")
+    elif source == "robustbench":
+        zoo = Zoo(PAPER_CLASSIFIER, PAPER_BACKBONE, PAPER_TARGETS, (PAPER_BACKBONE,), "robustbench")
+    else:
+        raise ValueError(f"unknown zoo {source!r}; valid: embedded, robustbench")
+    if n_targets is not None:
+        zoo = Zoo(zoo.classifier, zoo.backbone, zoo.targets[:n_targets], zoo.backbones, zoo.source)
+    return zoo

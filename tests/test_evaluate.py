@@ -1,0 +1,105 @@
+"""The evaluation engine on tiny models: sanity checks, caching, sharding, paired statistics."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mspd_core import evaluate
+from mspd_core.data import ImageSet
+from mspd_core.evaluate import Attack, Defense, ResultCache, run_grid
+from mspd_core.metrics import accuracy, mcnemar_exact, wilson
+from mspd_core.zoo.registry import Zoo
+from tests.conftest import tiny_cnn
+
+MODELS = {"clf": tiny_cnn(0), "bb": tiny_cnn(1), "t1": tiny_cnn(2), "t2": tiny_cnn(3)}
+
+
+@pytest.fixture
+def fake_zoo(monkeypatch):
+    """Route the registry to tiny in-memory models (the engine's logic, not the zoo, is under test)."""
+    monkeypatch.setattr(evaluate, "load_cached", lambda name, device="cpu": MODELS[name])
+    monkeypatch.setattr(evaluate, "model_fingerprint", lambda name: f"tiny:{name}")
+    return Zoo("clf", "bb", ("t1", "t2"), ("bb",), "test")
+
+
+@pytest.fixture
+def data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.round(torch.rand(12, 3, 32, 32, generator=g) * 255) / 255
+    y = MODELS["t1"](x).argmax(1)  # labels the target gets right: clean accuracy 100% on t1
+    return ImageSet(x, y, torch.arange(12), "test", "synthetic")
+
+
+DEFENSES = [Defense("No defense"), Defense("MSPD", "mcgs", {"n_samples": 2}), Defense("UnAdv", "unadv", {"epochs": 2}, labels="couple")]
+ATTACKS = [Attack("clean"), Attack("AA", "autoattack", {"version": "custom", "attacks": ("apgd-ce",)}), Attack("PGD-5", "pgd", {"steps": 5})]
+
+
+def test_grid_shape_and_invariants(fake_zoo, data, tmp_path):
+    table = run_grid(DEFENSES, ATTACKS, ["t1", "t2"], data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
+    assert len(table) == len(DEFENSES) * len(ATTACKS) * 2
+    assert set(table.columns) >= {"defense", "attack", "target", "acc", "ci_low", "ci_high", "p_vs_baseline", "ssim", "lpips"}
+    assert (table.ci_low <= table.acc).all() and (table.acc <= table.ci_high).all()
+    clean = table[table.attack == "clean"].set_index(["defense", "target"]).acc
+    for attack in ("AA", "PGD-5"):
+        robust = table[table.attack == attack].set_index(["defense", "target"]).acc
+        assert (robust <= clean + 1e-9).all(), "robust accuracy can never exceed clean accuracy on the same images"
+    none = table[(table.defense == "No defense")]
+    assert none.linf.max() == 0 and none.ssim.min() == pytest.approx(1.0)
+    protected = table[table.defense != "No defense"]
+    assert (protected.linf_max if "linf_max" in protected else protected.linf).max() <= 8 / 255 + 1e-6
+    assert table[table.defense == "No defense"].p_vs_baseline.isna().all()
+
+
+def test_autoattack_breaks_a_non_robust_model(fake_zoo, data, tmp_path):
+    table = run_grid([Defense("No defense")], [Attack("clean"), Attack("AA", "autoattack", {"version": "standard"})], ["t1"],
+                     data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
+    acc = table.set_index("attack").acc
+    assert acc["clean"] == 100.0
+    assert acc["AA"] <= 10.0
+
+
+def test_cached_run_is_identical_and_changed_parameter_recomputes(fake_zoo, data, tmp_path, monkeypatch):
+    store = ResultCache(tmp_path)
+    first = run_grid(DEFENSES[:2], ATTACKS[:2], ["t1"], data, fake_zoo, cache=store, progress=False)
+    n_files = len(list(tmp_path.glob("*.pt")))
+    calls = []
+    monkeypatch.setattr(evaluate, "protect", lambda *a, **k: calls.append(1) or (_ for _ in ()).throw(AssertionError("recomputed")))
+    second = run_grid(DEFENSES[:2], ATTACKS[:2], ["t1"], data, fake_zoo, cache=store, progress=False)
+    assert not calls and len(list(tmp_path.glob("*.pt"))) == n_files
+    assert first.drop(columns="per_image").equals(second.drop(columns="per_image"))
+    monkeypatch.undo()
+    monkeypatch.setattr(evaluate, "load_cached", lambda name, device="cpu": MODELS[name])
+    monkeypatch.setattr(evaluate, "model_fingerprint", lambda name: f"tiny:{name}")
+    run_grid([Defense("MSPD", "mcgs", {"n_samples": 3})], ATTACKS[:1], ["t1"], data, fake_zoo, cache=store, progress=False)
+    assert len(list(tmp_path.glob("*.pt"))) > n_files
+
+
+def test_shards_fill_one_cache(fake_zoo, data, tmp_path):
+    store = ResultCache(tmp_path)
+    parts = [run_grid(DEFENSES, ATTACKS[:1], ["t1"], data, fake_zoo, cache=store, shard=(i, 2), progress=False) for i in range(2)]
+    assert sum(len(p) for p in parts) == len(DEFENSES)
+    merged = run_grid(DEFENSES, ATTACKS[:1], ["t1"], data, fake_zoo, cache=store, progress=False)
+    assert len(merged) == len(DEFENSES)
+
+
+def test_reversion_and_jpeg_post_processing(fake_zoo, data, tmp_path):
+    defenses = [Defense("MSPD", "mcgs", {"n_samples": 2}), Defense("MSPD + white reversion", "mcgs", {"n_samples": 2}, post="reversion"),
+                Defense("MSPD + JPEG", "mcgs", {"n_samples": 2}, post="jpeg")]
+    table = run_grid(defenses, [Attack("clean")], ["t1"], data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
+    assert len(table) == 3 and table.ssim.between(0, 1).all()
+
+
+def test_unknown_methods_are_clear(fake_zoo, data, tmp_path):
+    with pytest.raises(ValueError, match="unknown defense method"):
+        run_grid([Defense("x", "magic")], [Attack("clean")], ["t1"], data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
+    with pytest.raises(ValueError, match="unknown attack method"):
+        run_grid([Defense("No defense")], [Attack("x", "magic")], ["t1"], data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
+
+
+def test_wilson_and_mcnemar():
+    p = wilson(50, 100)
+    assert p.low < 0.5 < p.high and 0.39 < p.low < 0.41
+    assert accuracy(np.ones(10, bool)).value == 1.0
+    assert mcnemar_exact(np.ones(20, bool), np.zeros(20, bool)) < 1e-5
+    assert mcnemar_exact(np.ones(5, bool), np.ones(5, bool)) == 1.0
