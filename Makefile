@@ -1,0 +1,32 @@
+# Every target does its own set-up (scripts/setup.sh is idempotent and fast when done).
+# Offline data: export MSPD_CIFAR10=/path/to/cifar10-jpeg.zip (see README).
+PROFILE ?= cpu
+PY := .venv/bin/python
+JB := .venv/bin/jupyter-book
+
+.PHONY: setup test notebooks book zoo zoo-check bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	$(PY) -m pytest -q
+
+notebooks: setup
+	$(PY) scripts/run_notebooks.py --profile $(PROFILE)
+
+book: notebooks
+	rm -rf _build/html
+	$(JB) build . -W -n --keep-going
+
+zoo: setup
+	$(PY) -m mspd_core.zoo.train --all
+
+zoo-check: setup
+	$(PY) -m mspd_core.zoo.check
+
+bench: setup
+	$(PY) -m mspd_core.bench
+
+clean:
+	rm -rf _build notebooks/_executed

@@ -1,0 +1,113 @@
+"""Benchmark: seconds per image of MCGS, Fast Preemption, UnAdv(100) and Bi-Level(100) on the
+current device, against the floor of 2N forward+backward passes of the backbone.
+
+    python -m mspd_core.bench [--device cpu|cuda] [--batch 16] [--bilevel-iters 3]
+
+Two backbones: a small CNN and RobustBench's PreActResNet-18 with random weights (timing
+does not depend on weights). UnAdv and Bi-Level cost exactly the same per outer iteration,
+so on slow devices they are timed for ``--bilevel-iters`` iterations and scaled to 100;
+the table says so. Prints the ratios MCGS/floor and Bi-Level(100)/MCGS.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .defenses import bilevel, fast_preemption, mcgs, unadv
+
+N_SAMPLES = 20
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_call(fn: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
+    """Median wall time of ``fn`` over ``repeats`` runs after one warm-up."""
+    fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def floor_passes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_samples: int) -> None:
+    """The floor: 2 forward+backward passes over the N noisy copies of the batch (one per MCGS epoch)."""
+    xs = x.repeat(n_samples, 1, 1, 1)
+    ys = y.repeat(n_samples)
+    for _ in range(2):
+        z = xs.clone().requires_grad_(True)
+        torch.autograd.grad(F.cross_entropy(model(z), ys, reduction="sum"), z)
+
+
+def benchmark_backbone(name: str, model: nn.Module, device: torch.device, batch: int, bilevel_iters: int) -> list[dict]:
+    model = model.to(device).eval()
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, 3, 32, 32, generator=g).to(device)
+    y = torch.randint(0, 10, (batch,), generator=g).to(device)
+    rows = []
+
+    def add(method: str, seconds: float, note: str = "") -> None:
+        rows.append({"backbone": name, "method": method, "sec_per_image": seconds / batch, "note": note})
+
+    add(f"floor (2N = {2 * N_SAMPLES} fwd+bwd)", time_call(lambda: floor_passes(model, x, y, N_SAMPLES), device))
+    add("MCGS (FB, N=20)", time_call(lambda: mcgs(model, x, y, n_samples=N_SAMPLES), device))
+    add("Fast Preemption (1F+2B, N=20)", time_call(lambda: fast_preemption(model, x, y, n_samples=N_SAMPLES), device))
+    scale = 100 / bilevel_iters
+    note = "" if bilevel_iters == 100 else f"timed {bilevel_iters} iterations x {scale:g}"
+    add("UnAdv (100)", scale * time_call(lambda: unadv(model, x, y, epochs=bilevel_iters), device, repeats=1), note)
+    add("Bi-Level (100)", scale * time_call(lambda: bilevel(model, x, y, epochs=bilevel_iters), device, repeats=1), note)
+    return rows
+
+
+def small_cnn() -> nn.Module:
+    from .zoo.architectures import PlainCNN
+
+    return PlainCNN(width=32)
+
+
+def preact_resnet18() -> nn.Module:
+    from ._compat import import_robustbench
+
+    import_robustbench()
+    from robustbench.model_zoo.architectures.resnet import PreActResNet18
+
+    return PreActResNet18()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import pandas as pd
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--bilevel-iters", type=int, default=None, help="outer iterations timed (default 100 on CUDA, 3 on CPU)")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    iters = args.bilevel_iters or (100 if device.type == "cuda" else 3)
+    rows = []
+    for name, factory in (("small CNN (PlainCNN-32, 0.29M)", small_cnn), ("PreActResNet-18 (RobustBench, 11.2M)", preact_resnet18)):
+        rows += benchmark_backbone(name, factory(), device, args.batch, iters)
+    table = pd.DataFrame(rows)
+    print(f"device: {device} ({torch.get_num_threads()} CPU threads), batch {args.batch}, torch {torch.__version__}\n")
+    print(table.to_string(index=False, formatters={"sec_per_image": "{:.4f}".format}))
+    print()
+    for name in table.backbone.unique():
+        t = table[table.backbone == name].set_index("method").sec_per_image
+        floor, mc, bl = t.iloc[0], t["MCGS (FB, N=20)"], t["Bi-Level (100)"]
+        print(f"{name}: MCGS/floor = {mc / floor:.2f} (target <= 1.15)   Bi-Level(100)/MCGS = {bl / mc:.0f} (target >= 40)")
+
+
+if __name__ == "__main__":
+    main()

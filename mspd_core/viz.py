@@ -1,0 +1,92 @@
+"""Plots for the book: image grids, NTSC grey perturbation maps, the preemptive pipeline figure."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def to_hwc(x: Tensor) -> np.ndarray:
+    """NCHW / CHW float in [0, 1] -> NHWC / HWC numpy for matplotlib."""
+    arr = x.detach().cpu().float().numpy()
+    return np.moveaxis(arr, -3, -1).clip(0, 1)
+
+
+def ntsc_grey(delta: Tensor, eps: float) -> Tensor:
+    """The papers' perturbation map: delta_RGB = (delta + eps) / (2 eps), then
+    grey = 0.299 R + 0.587 G + 0.114 B (Fast Preemption Sec. 4, MSPD App. B-C). Returns N x H x W in [0, 1]."""
+    rgb = ((delta + eps) / (2 * eps)).clamp(0, 1)
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb * weights).sum(1)
+
+
+def image_grid(x: Tensor, titles: Sequence[str] | None = None, ncols: int = 10, size: float = 1.2, grey: bool = False,
+               suptitle: str | None = None):
+    """A grid of images (or grey maps when ``grey``) with optional titles; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    n = x.shape[0]
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * (1.25 if titles else 1)), squeeze=False)
+    images = x.detach().cpu().numpy() if grey else to_hwc(x)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap="gray" if grey else None, vmin=0, vmax=1, interpolation="nearest")
+            if titles:
+                ax.set_title(titles[i], fontsize=7)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+def comparison_rows(rows: dict[str, Tensor], captions: dict[str, Sequence[str]] | None = None, size: float = 1.5,
+                    grey_rows: Sequence[str] = ()):
+    """Rows of images, one row per named stage (original, protected, perturbation map, ...), one column per image."""
+    import matplotlib.pyplot as plt
+
+    names = list(rows)
+    ncols = rows[names[0]].shape[0]
+    fig, axes = plt.subplots(len(names), ncols, figsize=(size * ncols + 1.5, size * len(names) * 1.2), squeeze=False)
+    for r, name in enumerate(names):
+        grey = name in grey_rows
+        images = rows[name].detach().cpu().numpy() if grey else to_hwc(rows[name])
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.imshow(images[c], cmap="gray" if grey else None, vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if captions and name in captions:
+                ax.set_xlabel(captions[name][c], fontsize=7)
+        axes[r, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def pipeline_figure():
+    """The preemptive setting: user -> protected image -> attacker -> unseen target models."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(10, 2.6))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 2.6)
+    ax.axis("off")
+    boxes = [
+        (0.1, "Original image x\n(user)", "#dbeafe"),
+        (2.6, "Preemptive defense\n$x_p = D(x)$\n$\\|x_p - x\\|_\\infty \\leq \\epsilon_{def}$\n(backbone f, classifier C)", "#dcfce7"),
+        (5.1, "Attacker (after release)\n$x_a = A(x_p)$\n$\\|x_a - x_p\\|_\\infty \\leq \\epsilon_{att}$", "#fee2e2"),
+        (7.6, "Unseen target models T\n(never used by the defense)", "#fef9c3"),
+    ]
+    for x0, text, colour in boxes:
+        ax.add_patch(FancyBboxPatch((x0, 0.6), 2.2, 1.4, boxstyle="round,pad=0.05", fc=colour, ec="#334155"))
+        ax.text(x0 + 1.1, 1.3, text, ha="center", va="center", fontsize=8.5)
+    for x0 in (2.3, 4.8, 7.3):
+        ax.add_patch(FancyArrowPatch((x0, 1.3), (x0 + 0.3, 1.3), arrowstyle="-|>", mutation_scale=14, color="#334155"))
+    ax.text(5.0, 0.2, "Released image x_p is public: an adversary perturbs it within its own budget around x_p; "
+            "the protection must transfer to models the defender never saw.", ha="center", fontsize=8, style="italic")
+    fig.tight_layout()
+    return fig

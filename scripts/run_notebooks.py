@@ -1,0 +1,68 @@
+"""Execute the book's notebooks with papermill (MyST .md -> .ipynb with jupytext first).
+
+    python scripts/run_notebooks.py --profile smoke            # every notebook
+    python scripts/run_notebooks.py --profile cpu 00_data      # some notebooks
+
+Executed notebooks go to notebooks/_executed/, where _toc.yml expects them. A failing
+notebook stops the run with papermill's error (e.g. an unknown profile name).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "notebooks"
+EXECUTED = SOURCES / "_executed"
+
+
+def notebook_names() -> list[str]:
+    return sorted(p.stem for p in SOURCES.glob("*.md"))
+
+
+def run(name: str, profile: str, seed: int, device: str, timeout: int | None) -> float:
+    import jupytext
+    import papermill as pm
+
+    EXECUTED.mkdir(parents=True, exist_ok=True)
+    source = SOURCES / f"{name}.md"
+    unexecuted = EXECUTED / f"{name}.input.ipynb"
+    jupytext.write(jupytext.read(source), unexecuted)
+    start = time.time()
+    pm.execute_notebook(str(unexecuted), str(EXECUTED / f"{name}.ipynb"), parameters={"profile": profile, "seed": seed, "device": device},
+                        kernel_name="python3", cwd=str(SOURCES), progress_bar=False, execution_timeout=timeout)
+    unexecuted.unlink()
+    return time.time() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help=f"notebooks to run (default: all): {', '.join(notebook_names())}")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from mspd_core.profiles import get_profile
+
+    get_profile(args.profile)  # fail fast, naming the valid profiles
+    names = args.names or notebook_names()
+    unknown = sorted(set(names) - set(notebook_names()))
+    if unknown:
+        parser.error(f"unknown notebook(s) {unknown}; known: {', '.join(notebook_names())}")
+    timings = {}
+    for name in names:
+        print(f"[notebooks] {name} (profile {args.profile}) ...", flush=True)
+        timings[name] = run(name, args.profile, args.seed, args.device, args.timeout)
+        print(f"[notebooks] {name} done in {timings[name]:.1f} s", flush=True)
+    (EXECUTED / f"timings-{args.profile}.json").write_text(json.dumps(timings, indent=2))
+    print(f"[notebooks] {len(names)} notebook(s), {sum(timings.values()):.0f} s in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
