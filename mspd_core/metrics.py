@@ -132,9 +132,17 @@ def effective_rank(vectors: Tensor) -> float:
     return float(torch.exp(-(p * p.log()).sum()))
 
 
-def subspace_energy(vectors: Tensor, basis_vectors: Tensor) -> Tensor:
-    """Fraction of each row's squared norm inside the span of ``basis_vectors`` (Lemma 3's shared subspace)."""
-    q, _ = torch.linalg.qr(basis_vectors.flatten(1).double().T)
+def subspace_energy(vectors: Tensor, bases: Tensor) -> Tensor:
+    """Per image, the fraction of ``vectors[i]``'s squared norm inside the span of the k rows
+    of ``bases[i]`` (Lemma 3's shared subspace). vectors: (n, ...); bases: (n, k, ...)."""
     v = vectors.flatten(1).double()
-    inside = (v @ q).pow(2).sum(1)
+    b = bases.flatten(2).double().transpose(1, 2)  # (n, d, k)
+    q, _ = torch.linalg.qr(b)  # orthonormal basis of each image's span
+    inside = torch.einsum("nd,ndk->nk", v, q).pow(2).sum(1)
     return (inside / v.pow(2).sum(1).clamp_min(1e-30)).float()
+
+
+def mean_effective_rank(directions: Tensor) -> float:
+    """Mean over images of the effective rank of the N per-copy update directions; directions: (N, n, ...)."""
+    per_image = directions.flatten(2).transpose(0, 1)  # (n, N, d)
+    return float(sum(effective_rank(d) for d in per_image) / per_image.shape[0])

@@ -22,6 +22,7 @@ class Profile:
     autoattack_attacks: tuple[str, ...]  # used when autoattack_version == "custom"
     square_queries: int
     eot_samples: int
+    aa_rand_eot: int  # EOT iterations of AutoAttack "rand" (20 in the paper)
     pgd_steps: int
     n_targets: int | None  # None = every target of the zoo
     description: str
@@ -31,19 +32,19 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", zoo="embedded", n_images=10, batch_size=10, baseline_epochs=3,
         autoattack_version="custom", autoattack_attacks=("apgd-ce",), square_queries=50,
-        eot_samples=2, pgd_steps=5, n_targets=2,
+        eot_samples=2, aa_rand_eot=2, pgd_steps=5, n_targets=2,
         description="seconds per notebook; CI runs every notebook with it",
     ),
     "cpu": Profile(
         name="cpu", zoo="embedded", n_images=200, batch_size=100, baseline_epochs=100,
-        autoattack_version="custom", autoattack_attacks=("apgd-ce", "apgd-t"),
-        square_queries=1000, eot_samples=20, pgd_steps=20, n_targets=None,
+        autoattack_version="custom", autoattack_attacks=("apgd-ce", "apgd-dlr"),
+        square_queries=1000, eot_samples=5, aa_rand_eot=5, pgd_steps=20, n_targets=None,
         description="embedded zoo on a 2-core CPU, no network; the published book",
     ),
     "paper": Profile(
         name="paper", zoo="robustbench", n_images=1000, batch_size=250, baseline_epochs=100,
         autoattack_version="standard", autoattack_attacks=(), square_queries=5000,
-        eot_samples=20, pgd_steps=20, n_targets=None,
+        eot_samples=20, aa_rand_eot=20, pgd_steps=20, n_targets=None,
         description="RobustBench models, 1,000 images, GPU and network (the paper's scale)",
     ),
 }

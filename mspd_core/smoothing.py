@@ -29,7 +29,7 @@ def signed_gradient_step(model: nn.Module, z: Tensor, y: Tensor, step: float, de
     return z.detach() + direction * step * grad.sign()
 
 
-def smooth(
+def smoothing_points(
     model: nn.Module,
     center: Tensor,
     y: Tensor,
@@ -42,7 +42,7 @@ def smooth(
     ball_center: Tensor | None = None,
     seed: int | torch.Generator | None = 0,
 ) -> Tensor:
-    """SPEC Smooth(f, c, y, e, a, K, N, descend): mean of N projected signed-gradient walks.
+    """The N walked points z_n of SPEC's Smooth, shape (N, *center.shape); :func:`smooth` is their mean.
 
     Args:
         model: backbone f (eval mode; gradients come from it).
@@ -59,8 +59,6 @@ def smooth(
         ball_center: centre of the projection ball; defaults to ``center`` (MCGS). Fast
             Preemption projects around the original image instead.
         seed: int or torch.Generator for the noise.
-    Returns:
-        The mean point, shaped like ``center``.
     """
     check_images(center, "center")
     y = check_labels(y, center)
@@ -78,9 +76,26 @@ def smooth(
         z = (copies + draw_smoothing_noise(center, eps, n_samples, generator_for(seed, center.device))).clamp(0.0, 1.0)
     else:
         z = copies.clone()
-    flat = z.reshape(-1, *center.shape[1:])
+    flat = z.reshape(-1, *center.shape[1:])  # all N copies of the batch: ONE forward/backward per step
     ball_flat = ball.unsqueeze(0).expand(n_samples, *ball.shape).reshape(-1, *center.shape[1:])
     y_flat = y.repeat(n_samples)
     for _ in range(steps):
         flat = project(signed_gradient_step(model, flat, y_flat, step, descend), ball_flat, eps)
-    return flat.reshape(n_samples, *center.shape).mean(dim=0)
+    return flat.reshape(n_samples, *center.shape)
+
+
+def smooth(
+    model: nn.Module,
+    center: Tensor,
+    y: Tensor,
+    eps: float,
+    step: float,
+    steps: int = 1,
+    n_samples: int = 20,
+    descend: bool = True,
+    noise: bool | Tensor = True,
+    ball_center: Tensor | None = None,
+    seed: int | torch.Generator | None = 0,
+) -> Tensor:
+    """SPEC Smooth(f, c, y, e, a, K, N, descend): the mean of the N walked points (see :func:`smoothing_points`)."""
+    return smoothing_points(model, center, y, eps, step, steps, n_samples, descend, noise, ball_center, seed).mean(dim=0)

@@ -20,7 +20,13 @@ EXECUTED = SOURCES / "_executed"
 
 
 def notebook_names() -> list[str]:
-    return sorted(p.stem for p in SOURCES.glob("*.md"))
+    """Notebooks in the order of _toc.yml (the summary page reads what earlier pages recorded)."""
+    import re
+
+    toc = (ROOT / "_toc.yml").read_text()
+    ordered = re.findall(r"notebooks/_executed/([A-Za-z0-9_]+)", toc)
+    sources = {p.stem for p in SOURCES.glob("*.md")}
+    return [n for n in ordered if n in sources] + sorted(sources - set(ordered))
 
 
 def run(name: str, profile: str, seed: int, device: str, timeout: int | None) -> float:
@@ -54,6 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(notebook_names()))
     if unknown:
         parser.error(f"unknown notebook(s) {unknown}; known: {', '.join(notebook_names())}")
+    import os
+    import shutil
+
+    claims = EXECUTED / "claims"
+    if not args.names:  # a full run starts with no claims: the summary shows only this build's
+        shutil.rmtree(claims, ignore_errors=True)
+    os.environ["MSPD_CLAIMS_DIR"] = str(claims)
     timings = {}
     for name in names:
         print(f"[notebooks] {name} (profile {args.profile}) ...", flush=True)

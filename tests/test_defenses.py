@@ -194,3 +194,12 @@ def test_label_count_mismatch(batch):
     x, _ = batch
     with pytest.raises(ValueError, match="labels"):
         mcgs(MODEL, x, torch.zeros(2, dtype=torch.long))
+
+
+def test_smooth_is_mean_of_smoothing_points(batch):
+    from mspd_core.smoothing import smoothing_points
+
+    x, y = batch
+    pts = smoothing_points(MODEL, x, y, EPS, EPS, n_samples=3, seed=4)
+    assert pts.shape == (3, *x.shape)
+    torch.testing.assert_close(smooth(MODEL, x, y, EPS, EPS, n_samples=3, seed=4), pts.mean(0))

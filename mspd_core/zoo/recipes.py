@@ -56,3 +56,5 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
 #: Roles a default experiment uses (registry resolves these names).
 DEFAULT_CLASSIFIER = "clf-airnet"
 DEFAULT_BACKBONE = "bb-preact-fgsm"
+#: The main target of single-target tables: robust, and of another family than the backbone.
+EMBEDDED_MAIN_TARGET = "tg-cnn-fgsm"

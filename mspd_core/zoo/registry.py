@@ -17,7 +17,7 @@ from torch import nn
 
 from ..paths import ROBUSTBENCH_ENV, ZOO_DIR, ZOO_MANIFEST, robustbench_dir
 from .architectures import build
-from .recipes import DEFAULT_BACKBONE, DEFAULT_CLASSIFIER, RECIPES
+from .recipes import DEFAULT_BACKBONE, DEFAULT_CLASSIFIER, EMBEDDED_MAIN_TARGET, RECIPES
 
 
 class ModelUnavailableError(RuntimeError):
@@ -215,11 +215,17 @@ class Zoo:
     backbones: tuple[str, ...]  # every backbone available (Table XI ablation)
     source: str
 
+    @property
+    def main_target(self) -> str:
+        """The target of the paper's single-target tables (listed first)."""
+        return self.targets[0]
+
 
 def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
     """The default zoo of a source: ``embedded`` (offline, trained here) or ``robustbench`` (paper)."""
     if source == "embedded":
-        targets = tuple(available_embedded("target"))
+        trained = available_embedded("target")
+        targets = tuple(sorted(trained, key=lambda t: t != EMBEDDED_MAIN_TARGET))
         if not targets or DEFAULT_BACKBONE not in available_embedded("backbone"):
             raise ModelUnavailableError(f"the embedded zoo is not trained yet (see {ZOO_DIR}); run `make zoo`")
         zoo = Zoo(DEFAULT_CLASSIFIER, DEFAULT_BACKBONE, targets, tuple(available_embedded("backbone")), "embedded")

@@ -1,0 +1,182 @@
+"""The paper's experimental vocabulary, built once for every notebook: the standard defenses,
+the attacks a profile can afford, the shared data/zoo set-up, and the paper's numbers beside ours.
+
+Defaults come from the algorithms' keyword defaults (the paper's hyperparameters); scale
+comes from the profile. Nothing here computes a result by itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .attacks import L2_EPS, LINF_EPS
+from .data import ImageSet, evaluation_subset
+from .evaluate import Attack, Defense, ResultCache, run_grid
+from .notebook import Session
+from .paths import PROJECT_ROOT
+from .profiles import Profile
+from .zoo.registry import Zoo, zoo_for
+
+PAPER_TABLES = PROJECT_ROOT / "data" / "paper_tables"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a table notebook needs: session, data, zoo."""
+
+    session: Session
+    data: ImageSet
+    zoo: Zoo
+
+    @property
+    def profile(self) -> Profile:
+        return self.session.profile
+
+    def grid(self, defenses: list[Defense], attacks: list[Attack], targets: list[str] | None = None, **kwargs) -> pd.DataFrame:
+        """run_grid on this set-up's data, zoo, seed, device and batch size."""
+        return run_grid(defenses, attacks, list(targets or self.zoo.targets[:1]), self.data, self.zoo,
+                        seed=self.session.seed, device=self.session.device, batch_size=self.profile.batch_size, **kwargs)
+
+    def describe(self) -> str:
+        z = self.zoo
+        return (f"{self.session.describe()}. Zoo: classifier `{z.classifier}`, backbone `{z.backbone}`, "
+                f"targets {', '.join(f'`{t}`' for t in z.targets)}.")
+
+
+def setup(session: Session) -> Setup:
+    """Load the shared evaluation subset and the profile's zoo."""
+    p = session.profile
+    return Setup(session, evaluation_subset(p.n_images, session.seed), zoo_for(p.zoo, p.n_targets))
+
+
+# ---- defenses (paper names) -------------------------------------------------------------
+
+def no_defense() -> Defense:
+    return Defense("No Pre.")
+
+
+def mspd(name: str = "MSPD", labels: str = "decouple", **params) -> Defense:
+    """MSPD = MCGS with the paper's defaults unless overridden (schedule, n_samples, steps, step, eta, noise, eps)."""
+    return Defense(name, "mcgs", params, labels=labels)
+
+
+def fast_preemption(name: str = "Fast Preemption", labels: str = "decouple", **params) -> Defense:
+    return Defense(name, "fast_preemption", params, labels=labels)
+
+
+def unadv(epochs: int, name: str | None = None, labels: str = "couple") -> Defense:
+    """UnAdv with ``epochs`` outer iterations (coupled labels, as in the Bi-Level code)."""
+    return Defense(name or f"UnAdv ({epochs})", "unadv", {"epochs": epochs}, labels=labels)
+
+
+def bilevel(epochs: int, name: str | None = None, labels: str = "couple") -> Defense:
+    """Bi-Level with ``epochs`` outer iterations (coupled labels by default, SPEC)."""
+    return Defense(name or f"Bi-Level ({epochs})", "bilevel", {"epochs": epochs}, labels=labels)
+
+
+def main_defenses(profile: Profile) -> list[Defense]:
+    """Table IV's rows: No Pre., UnAdv, Bi-Level (profile.baseline_epochs), MSPD."""
+    e = profile.baseline_epochs
+    return [no_defense(), unadv(e, "UnAdv"), bilevel(e, "Bi-Level"), mspd()]
+
+
+# ---- attacks ------------------------------------------------------------------------------
+
+def autoattack(profile: Profile, norm: str = "Linf", eps: float | None = None, name: str | None = None) -> Attack:
+    """AutoAttack standard (paper profile) or the profile's cheaper APGD subset; the name says which."""
+    eps = (LINF_EPS if norm == "Linf" else L2_EPS) if eps is None else eps
+    if profile.autoattack_version == "standard":
+        return Attack(name or f"AA {norm}", "autoattack", {"eps": eps, "norm": norm, "version": "standard"})
+    return Attack(name or f"AA {norm}", "autoattack",
+                  {"eps": eps, "norm": norm, "version": "custom", "attacks": profile.autoattack_attacks})
+
+
+def autoattack_rand(profile: Profile) -> Attack:
+    """AutoAttack "rand" (APGD-CE + APGD-DLR with EOT); EOT iterations from the profile."""
+    return Attack("AA rand Linf", "autoattack", {"eps": LINF_EPS, "version": "rand", "eot_iter": profile.aa_rand_eot})
+
+
+def pgd(profile: Profile, eps: float = LINF_EPS, name: str | None = None) -> Attack:
+    return Attack(name or f"PGD-{profile.pgd_steps}", "pgd", {"eps": eps, "steps": profile.pgd_steps})
+
+
+def describe_attack(attack: Attack) -> str:
+    """One line saying exactly which attack configuration ran."""
+    p = attack.params
+    if attack.method == "autoattack":
+        which = ", ".join(p["attacks"]) if p.get("version") == "custom" else f"version '{p.get('version')}'"
+        extra = f", EOT {p['eot_iter']}" if "eot_iter" in p else ""
+        return f"{attack.name}: official AutoAttack (pyautoattack), {which}, {p.get('norm', 'Linf')} eps {_eps(p)}{extra}"
+    if attack.method == "none":
+        return f"{attack.name}: no attack (accuracy on the released images)"
+    details = ", ".join(f"{k}={_fmt(v)}" for k, v in p.items())
+    sur = f", surrogate {attack.surrogate}" if attack.surrogate else ""
+    return f"{attack.name}: {attack.method} ({details}{sur})"
+
+
+def _eps(p: dict) -> str:
+    return _fmt(p.get("eps", LINF_EPS))
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float) and v < 1:
+        k = v * 255
+        return f"{k:.0f}/255" if abs(k - round(k)) < 1e-6 else f"{v:g}"
+    return str(v)
+
+
+# ---- tables beside the paper -----------------------------------------------------------------
+
+def paper_table(name: str) -> pd.DataFrame:
+    """One of the papers' transcribed tables (``data/paper_tables/<name>.csv``), labelled as the paper's."""
+    path = PAPER_TABLES / f"{name}.csv"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in PAPER_TABLES.glob("*.csv")))
+        raise ValueError(f"unknown paper table {name!r}; known: {known}")
+    return pd.read_csv(path)
+
+
+def acc_cell(acc: float, lo: float, hi: float) -> str:
+    return f"{acc:.1f} [{lo:.1f}, {hi:.1f}]"
+
+
+def pivot_accuracy(table: pd.DataFrame, index: str = "defense", columns: str = "attack", target: str | None = None) -> pd.DataFrame:
+    """Accuracy with 95% CI as 'acc [lo, hi]' strings, one row per ``index`` value, one column per ``columns`` value."""
+    t = table if target is None else table[table.target == target]
+    cells = t.assign(cell=[acc_cell(a, lo, hi) for a, lo, hi in zip(t.acc, t.ci_low, t.ci_high)])
+    order_i = list(dict.fromkeys(t[index]))
+    order_c = list(dict.fromkeys(t[columns]))
+    return cells.pivot(index=index, columns=columns, values="cell").loc[order_i, order_c]
+
+
+def beside_paper(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
+    """Interleave our columns with the paper's: for each column c, (c, 'ours') then (c, 'paper').
+    Both frames are indexed by the same row labels; missing paper cells show as '-'."""
+    cols = []
+    data = {}
+    for c in ours.columns:
+        data[(c, "ours")] = ours[c]
+        data[(c, "paper")] = paper[c].reindex(ours.index) if c in paper.columns else pd.Series("-", index=ours.index)
+        cols += [(c, "ours"), (c, "paper")]
+    out = pd.DataFrame(data)[cols]
+    out.columns = pd.MultiIndex.from_tuples(cols)
+    return out.fillna("-")
+
+
+def p_value_table(table: pd.DataFrame, column: str = "p_vs_baseline", index: str = "defense", columns: str = "attack") -> pd.DataFrame:
+    """Exact McNemar p-values (paired, same images) as a defense x attack table."""
+    t = table.dropna(subset=[column])
+    if t.empty:
+        return pd.DataFrame()
+    order_i = list(dict.fromkeys(t[index]))
+    order_c = list(dict.fromkeys(t[columns]))
+    return t.pivot_table(index=index, columns=columns, values=column, aggfunc="first").loc[order_i, order_c].map(lambda p: f"{p:.2g}")
+
+
+def quality_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per defense: seconds per image, L2, L-inf, SSIM, LPIPS (LPIPS 'unavailable' when it cannot run here)."""
+    q = table.drop_duplicates("defense").set_index("defense")[["sec_per_image", "l2", "linf", "ssim", "lpips"]].copy()
+    q["lpips"] = [("unavailable" if np.isnan(v) else f"{v:.4f}") for v in q.lpips]
+    return q.rename(columns={"sec_per_image": "s / image", "linf": "L-inf (mean)", "l2": "L2 (mean)"})
