@@ -221,6 +221,10 @@ class Zoo:
         return self.targets[0]
 
 
+#: Zoo names for users (CLI): name -> (source, input side in pixels).
+NAMED_ZOOS = {"embedded-cifar10": ("embedded", 32), "robustbench-cifar10": ("robustbench", 32)}
+
+
 def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
     """The default zoo of a source: ``embedded`` (offline, trained here) or ``robustbench`` (paper)."""
     if source == "embedded":

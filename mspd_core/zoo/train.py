@@ -185,6 +185,9 @@ def train(recipe: Recipe, log=print) -> dict:
         "torch": torch.__version__,
     }
     _update_manifest(recipe.name, entry)
+    from .card import write as write_card
+
+    write_card()
     return entry
 
 

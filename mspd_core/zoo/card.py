@@ -1,0 +1,64 @@
+"""Write data/README.md from the manifest (the one place that holds the zoo's accuracies).
+
+    python -m mspd_core.zoo.card      # also run after every training
+"""
+from __future__ import annotations
+
+from ..paths import PROJECT_ROOT
+from .recipes import RECIPES
+from .registry import read_manifest
+
+INTRO = """# data/
+
+- `zoo/`: the **embedded model zoo**, small CIFAR-10 networks trained on this project's
+  2-core CPU machines from the local JPEG copy of CIFAR-10 (`MSPD_CIFAR10`), with
+  `zoo/manifest.json` recording each checkpoint's SHA-256, architecture, recipe, seed,
+  epochs, training minutes and accuracies. Loading verifies the hash and uses
+  `torch.load(..., weights_only=True)`.
+- `paper_tables/`: the papers' own numbers, transcribed (see its README); shown beside ours.
+
+The CIFAR-10 images themselves are never stored here: point `MSPD_CIFAR10` at a local copy,
+or let torchvision download them when online.
+
+## Rebuilding
+
+    python -m mspd_core.zoo.train --all        # every model without a checkpoint (make zoo)
+    python -m mspd_core.zoo.train NAME         # one model, overwriting it
+    python -m mspd_core.zoo.check              # re-measure all and check thresholds (make zoo-check)
+
+Training is seeded; with the same torch build and thread count it reproduces the same
+weights up to floating-point non-determinism of multithreaded CPU kernels.
+
+## The models
+
+Accuracies are on 1,000 class-balanced held-out CIFAR-10 test images; robust accuracy is
+PGD-20 (L-inf, eps 8/255, step 2/255, torchattacks) against the model itself.
+"""
+
+
+def render() -> str:
+    man = read_manifest()
+    lines = [INTRO, "| model | role | architecture | params | training | epochs | train images | minutes | clean % | PGD-20 % | what it is |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, r in RECIPES.items():
+        if name not in man:
+            lines.append(f"| `{name}` | {r.role} | {r.arch} | - | {r.training} | {r.epochs} | - | - | not trained | - | {r.description} |")
+            continue
+        e = man[name]
+        rec = e["recipe"]
+        lines.append(f"| `{name}` | {e['role']} | {e['arch']} {e['arch_kwargs']} | {e['params']:,} | {rec['training']}"
+                     f"{' (' + str(rec['attack_steps']) + ' steps)' if rec['training'] == 'pgd' else ''} | {rec['epochs']} | "
+                     f"{rec['train_subset'] or 50000:,} | {e['train_minutes']:.1f} | {e['eval']['clean_acc']:.1f} | "
+                     f"{e['eval']['pgd20_acc']:.1f} | {e['description']} |")
+    lines.append("\nAdversarial training uses eps 8/255: FGSM-RS is FGSM with a uniform random start and step "
+                 "1.25 eps (Wong, Rice & Kolter 2020); PGD-k uses k steps of 2.5 eps / k (Madry et al. 2018). "
+                 "Optimiser: SGD with Nesterov momentum and a one-cycle schedule (AdamW for the ViT).\n")
+    return "\n".join(lines)
+
+
+def write() -> None:
+    (PROJECT_ROOT / "data" / "README.md").write_text(render())
+
+
+if __name__ == "__main__":
+    write()

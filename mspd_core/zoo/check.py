@@ -1,0 +1,69 @@
+"""Re-measure every embedded model and check the zoo's thresholds (issue: model zoo).
+
+    python -m mspd_core.zoo.check          # or: make zoo-check
+
+Loads each checkpoint (SHA-256 verified), re-measures clean and PGD-20 accuracy on the
+manifest's 1,000 held-out test images, compares with the stored numbers (within 1.5
+points) and prints each threshold with PASS / FAIL.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from .recipes import RECIPES
+from .registry import load, read_manifest, spec
+from .train import evaluate_accuracy, zoo_eval_set
+
+#: (role or name, minimum clean %, minimum PGD-20 %) from the zoo issue.
+THRESHOLDS = {
+    "classifier": (85.0, None),
+    "bb-preact-fgsm": (60.0, 35.0),
+    "target-robust": (None, 30.0),
+    "target-transformer": (None, 25.0),
+}
+
+
+def threshold_for(name: str, entry: dict) -> tuple[float | None, float | None]:
+    role = spec(name).role
+    if role == "classifier":
+        return THRESHOLDS["classifier"]
+    if name in THRESHOLDS:
+        return THRESHOLDS[name]
+    if role == "target" and entry["recipe"]["training"] != "standard":
+        return THRESHOLDS["target-transformer"] if entry["arch"] == "tiny_vit" else THRESHOLDS["target-robust"]
+    return (None, None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pgd-steps", type=int, default=20)
+    args = parser.parse_args(argv)
+    manifest = read_manifest()
+    x, y = zoo_eval_set()
+    rows = []
+    for name in [n for n in RECIPES if n in manifest]:
+        entry = manifest[name]
+        clean, robust = evaluate_accuracy(load(name), x, y, pgd_steps=args.pgd_steps)
+        min_clean, min_rob = threshold_for(name, entry)
+        stored = entry["eval"]
+        rows.append({
+            "model": name, "role": spec(name).role, "training": entry["recipe"]["training"], "minutes": entry["train_minutes"],
+            "clean": clean, "stored clean": stored["clean_acc"], "PGD-20": robust, "stored PGD-20": stored["pgd20_acc"],
+            "re-measured within 1.5": abs(clean - stored["clean_acc"]) <= 1.5 and abs(robust - stored["pgd20_acc"]) <= 1.5,
+            "threshold": " ".join(filter(None, [min_clean and f"clean>={min_clean:g}", min_rob and f"PGD>={min_rob:g}"])) or "-",
+            "meets threshold": (min_clean is None or clean >= min_clean) and (min_rob is None or robust >= min_rob),
+        })
+    table = pd.DataFrame(rows)
+    missing = [n for n in RECIPES if n not in manifest]
+    print(table.to_string(index=False, float_format="{:.1f}".format))
+    print(f"\nzoo: {len(table)} trained, total {table.minutes.sum():.0f} min; not trained: {', '.join(missing) or 'none'}")
+    print(f"re-measured within 1.5 points: {int(table['re-measured within 1.5'].sum())}/{len(table)}; "
+          f"thresholds met: {int(table['meets threshold'].sum())}/{len(table)}")
+    return 0 if table["re-measured within 1.5"].all() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
