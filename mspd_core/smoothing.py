@@ -84,18 +84,10 @@ def smoothing_points(
     return flat.reshape(n_samples, *center.shape)
 
 
-def smooth(
-    model: nn.Module,
-    center: Tensor,
-    y: Tensor,
-    eps: float,
-    step: float,
-    steps: int = 1,
-    n_samples: int = 20,
-    descend: bool = True,
-    noise: bool | Tensor = True,
-    ball_center: Tensor | None = None,
-    seed: int | torch.Generator | None = 0,
-) -> Tensor:
-    """SPEC Smooth(f, c, y, e, a, K, N, descend): the mean of the N walked points (see :func:`smoothing_points`)."""
-    return smoothing_points(model, center, y, eps, step, steps, n_samples, descend, noise, ball_center, seed).mean(dim=0)
+def smooth(model: nn.Module, center: Tensor, y: Tensor, eps: float, step: float, **options) -> Tensor:
+    """SPEC Smooth(f, c, y, e, a, K, N, descend): the mean of the N walked points.
+
+    ``options`` are those of :func:`smoothing_points` (steps K, n_samples N, descend, noise,
+    ball_center, seed), with the same defaults.
+    """
+    return smoothing_points(model, center, y, eps, step, **options).mean(dim=0)

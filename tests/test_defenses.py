@@ -81,27 +81,24 @@ def test_inputs_untouched(batch):
     assert torch.equal(x, before)
 
 
-def test_forward_epoch_lowers_backbone_loss_on_average():
-    g = torch.Generator().manual_seed(3)
+PROTECTIONS = {
+    "one forward epoch": lambda m, x, y, seed: forward_epoch(m, x, x, y, EPS, 1.0, step=EPS, steps=1, n_samples=8, noise=True, seed=seed),
+    "MCGS (FB)": lambda m, x, y, seed: mcgs(m, x, y, n_samples=8, seed=seed),
+    "Fast Preemption": lambda m, x, y, seed: fast_preemption(m, x, y, n_samples=8, seed=seed),
+}
+
+
+@pytest.mark.parametrize("name", list(PROTECTIONS))
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 1000))
+def test_protection_lowers_backbone_loss_on_average(name, seed):
+    g = torch.Generator().manual_seed(seed)
     x = torch.rand(16, 3, 32, 32, generator=g)
-    model = tiny_cnn(1)
+    model = tiny_cnn(seed % 3)
     with torch.no_grad():
         y = model(x).argmax(1)
         before = F.cross_entropy(model(x), y)
-    x_f = forward_epoch(model, x, x, y, EPS, 1.0, step=EPS, steps=1, n_samples=8, noise=True, seed=0)
-    with torch.no_grad():
-        after = F.cross_entropy(model(x_f), y)
-    assert after < before
-
-
-def test_mcgs_lowers_backbone_loss_on_average():
-    g = torch.Generator().manual_seed(4)
-    x = torch.rand(16, 3, 32, 32, generator=g)
-    model = tiny_cnn(2)
-    with torch.no_grad():
-        y = model(x).argmax(1)
-        before = F.cross_entropy(model(x), y)
-        after = F.cross_entropy(model(mcgs(model, x, y, n_samples=8)), y)
+        after = F.cross_entropy(model(PROTECTIONS[name](model, x, y, seed)), y)
     assert after < before
 
 

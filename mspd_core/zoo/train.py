@@ -28,6 +28,7 @@ from ..data import balanced_indices, load_cifar10_uint8, to_tensor_images
 from ..paths import ZOO_DIR, ZOO_MANIFEST
 from .architectures import build
 from .recipes import EPS_TRAIN, RECIPES, Recipe
+from .registry import sha256_of
 
 #: Held-out images the manifest accuracies are measured on (test split, fixed seed).
 ZOO_EVAL_N = 1000
@@ -99,16 +100,6 @@ def zoo_eval_set() -> tuple[Tensor, Tensor]:
     return to_tensor_images(images[idx]), torch.from_numpy(labels[idx])
 
 
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _update_manifest(name: str, entry: dict) -> None:
     manifest = json.loads(ZOO_MANIFEST.read_text()) if ZOO_MANIFEST.exists() else {}
     manifest[name] = entry
@@ -171,7 +162,7 @@ def train(recipe: Recipe, log=print) -> dict:
     os.replace(tmp, path)
     entry = {
         "file": path.name,
-        "sha256": sha256_file(path),
+        "sha256": sha256_of(path),
         "role": recipe.role,
         "arch": recipe.arch,
         "arch_kwargs": recipe.arch_kwargs,
