@@ -4,7 +4,7 @@ PROFILE ?= cpu
 PY := .venv/bin/python
 JB := .venv/bin/jupyter-book
 
-.PHONY: setup test notebooks book zoo zoo-check bench clean
+.PHONY: setup test notebooks book check-book zoo zoo-check bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,10 @@ notebooks: setup
 book: notebooks
 	rm -rf _build/html
 	$(JB) build . -W -n --keep-going
+
+check-book: setup
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	$(PY) -m pytest -q book_tests
 
 zoo: setup
 	$(PY) -m mspd_core.zoo.train --all

@@ -1,0 +1,111 @@
+"""The built book as a reader sees it: headless Chromium (Debian's, no network) opens the
+front page and every chapter; fails on console errors, unrendered math, broken images or
+broken internal links. Keeps a screenshot of the front page under _build/screenshots/.
+
+Run after the book build: `make check-book` (CI does).
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+CHROMIUM = os.environ.get("MSPD_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+pytestmark = [
+    pytest.mark.skipif(not (HTML / "index.html").exists(), reason="book not built (make book)"),
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (apt-get install chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+def chapter_pages() -> list[str]:
+    """Every HTML page of the book's chapters (relative to _build/html)."""
+    pages = []
+    for p in sorted(HTML.rglob("*.html")):
+        rel = p.relative_to(HTML).as_posix()
+        if rel.startswith(("_static/", "_sources/", "_images/")) or rel in ("genindex.html", "search.html"):
+            continue
+        pages.append(rel)
+    return pages
+
+
+def test_every_chapter_renders_cleanly(server, browser):
+    pages = chapter_pages()
+    assert "book/index.html" in pages and any(p.startswith("notebooks/_executed/") for p in pages)
+    problems = []
+    context = browser.new_context()
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1).*"), lambda route: route.abort())  # nothing leaves this machine
+    external_requests = []
+    for rel in pages:
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
+        page.on("requestfailed", lambda r: external_requests.append(r.url) if not r.url.startswith(server) else None)
+        page.goto(server + rel, wait_until="load")
+        if page.locator(".math").count():  # wait for MathJax (served from _static) to typeset
+            try:
+                page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=15000)
+                page.evaluate("() => MathJax.startup.promise.then(() => true)")
+            except Exception as err:
+                problems.append(f"{rel}: MathJax did not load ({type(err).__name__})")
+        if page.locator(".math").count() and page.locator("mjx-container").count() == 0:
+            problems.append(f"{rel}: math not rendered by MathJax")
+        if page.locator("mjx-merror").count():
+            problems.append(f"{rel}: MathJax error in a formula")
+        broken = page.evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+        problems += [f"{rel}: broken image {src}" for src in broken]
+        for href in page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))"):
+            url = urlparse(urljoin(page.url, href))  # page.url: after any redirect
+            if url.scheme.startswith("http") and url.netloc == urlparse(server).netloc:
+                target = HTML / url.path.lstrip("/")
+                if url.path.endswith("/"):
+                    target = target / "index.html"
+                if not target.exists():
+                    problems.append(f"{rel}: broken internal link {href}")
+        problems += [f"{rel}: console error: {e}" for e in errors]
+        page.close()
+    context.close()
+    assert not problems, "\n".join(problems[:50])
+    assert not external_requests, f"pages tried to load external resources: {sorted(set(external_requests))[:10]}"
+
+
+def test_front_page_screenshot(server, browser):
+    out = ROOT / "_build" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + "book/index.html", wait_until="load")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(out / "front_page.png"))
+    assert (out / "front_page.png").stat().st_size > 10_000
