@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
-
-SHARED_ZIP = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.zip"
-
 
 def tiny_cnn(seed: int = 0, num_classes: int = 10) -> nn.Module:
     torch.manual_seed(seed)
@@ -42,8 +38,8 @@ def batch() -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.fixture(scope="session")
 def cifar_root() -> str:
-    """A local CIFAR-10 copy for tests that need real data ($MSPD_CIFAR10, else ../shared)."""
-    root = os.environ.get("MSPD_CIFAR10") or (str(SHARED_ZIP) if SHARED_ZIP.exists() else None)
+    """A local CIFAR-10 copy for tests that need real data ($MSPD_CIFAR10; the README's test command sets it)."""
+    root = os.environ.get("MSPD_CIFAR10")
     if not root:
         pytest.skip("no local CIFAR-10 copy (set MSPD_CIFAR10)")
     return root

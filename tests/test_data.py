@@ -1,0 +1,69 @@
+"""CIFAR-10 loading: layout, determinism of the shared subset, and the offline error."""
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mspd_core import data
+from mspd_core.data import CIFAR10_CLASSES, DataUnavailableError, balanced_indices, evaluation_subset, load_cifar10_uint8
+
+
+@pytest.fixture
+def tiny_zip(tmp_path, monkeypatch):
+    """A 2-images-per-class zip in the cifar10-jpeg layout."""
+    monkeypatch.setenv("MSPD_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "mini.zip"
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(path, "w") as zf:
+        for split in ("train", "test"):
+            for cls in CIFAR10_CLASSES:
+                for i in range(2):
+                    img = tmp_path / "x.jpg"
+                    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(img)
+                    zf.write(img, f"{split}/{cls}/{i:04d}.jpg")
+    return path
+
+
+def test_local_zip_layout_and_cache(tiny_zip):
+    images, labels, source = load_cifar10_uint8("test", tiny_zip)
+    assert images.shape == (20, 32, 32, 3) and images.dtype == np.uint8
+    assert list(np.bincount(labels)) == [2] * 10 and "local" in source
+    again, labels2, _ = load_cifar10_uint8("test", tiny_zip)  # from the .npz cache
+    assert np.array_equal(images, again) and np.array_equal(labels, labels2)
+
+
+def test_evaluation_subset_is_balanced_deterministic_float(tiny_zip):
+    a, b = evaluation_subset(10, seed=3, root=tiny_zip), evaluation_subset(10, seed=3, root=tiny_zip)
+    assert a.x.shape == (10, 3, 32, 32) and a.x.dtype.is_floating_point
+    assert 0 <= float(a.x.min()) and float(a.x.max()) <= 1
+    assert (a.indices == b.indices).all() and sorted(a.y.tolist()) == list(range(10))
+
+
+def test_balanced_indices_properties():
+    labels = np.repeat(np.arange(10), 50)
+    idx = balanced_indices(labels, 25, seed=1)
+    counts = np.bincount(labels[idx], minlength=10)
+    assert counts.max() - counts.min() <= 1 and len(set(idx)) == 25
+    assert np.array_equal(idx, balanced_indices(labels, 25, seed=1))
+    assert not np.array_equal(idx, balanced_indices(labels, 25, seed=2))
+    with pytest.raises(ValueError):
+        balanced_indices(labels, 0)
+
+
+def test_offline_without_local_copy_fails_fast_with_instructions(monkeypatch, tmp_path):
+    monkeypatch.delenv("MSPD_CIFAR10", raising=False)
+    monkeypatch.setenv("MSPD_CACHE", str(tmp_path))
+
+    def no_network(split):
+        raise DataUnavailableError(data._missing_message(None) + " (torchvision download failed: no network)")
+
+    monkeypatch.setattr(data, "_load_torchvision", no_network)
+    with pytest.raises(DataUnavailableError, match="MSPD_CIFAR10"):
+        load_cifar10_uint8("test")
+    with pytest.raises(DataUnavailableError, match="does not exist"):
+        load_cifar10_uint8("test", tmp_path / "nowhere.zip")
+    with pytest.raises(ValueError, match="split"):
+        load_cifar10_uint8("validation", tmp_path)
