@@ -218,6 +218,8 @@ class Zoo:
     @property
     def main_target(self) -> str:
         """The target of the paper's single-target tables (listed first)."""
+        if not self.targets:
+            raise ModelUnavailableError(f"the {self.source} zoo has no trained target model yet; run `make zoo`")
         return self.targets[0]
 
 
@@ -230,8 +232,9 @@ def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
     if source == "embedded":
         trained = available_embedded("target")
         targets = tuple(sorted(trained, key=lambda t: t != EMBEDDED_MAIN_TARGET))
-        if not targets or DEFAULT_BACKBONE not in available_embedded("backbone"):
-            raise ModelUnavailableError(f"the embedded zoo is not trained yet (see {ZOO_DIR}); run `make zoo`")
+        missing = [n for n in (DEFAULT_BACKBONE, DEFAULT_CLASSIFIER) if n not in available_embedded()]
+        if missing:
+            raise ModelUnavailableError(f"the embedded zoo lacks {', '.join(missing)} (see {ZOO_DIR}); run `make zoo`")
         zoo = Zoo(DEFAULT_CLASSIFIER, DEFAULT_BACKBONE, targets, tuple(available_embedded("backbone")), "embedded")
     elif source == "robustbench":
         zoo = Zoo(PAPER_CLASSIFIER, PAPER_BACKBONE, PAPER_TARGETS, (PAPER_BACKBONE,), "robustbench")
