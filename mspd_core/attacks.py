@@ -101,7 +101,8 @@ def cw_linf(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, steps
 def autoattack(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, norm: str = "Linf",
                version: str = "standard", attacks: tuple[str, ...] | None = None, seed: int | None = 0,
                batch_size: int = 250, eot_iter: int | None = None, n_queries: int | None = None) -> Tensor:
-    """Official AutoAttack (``pyautoattack``): ``version`` "standard", "rand" or "custom" with ``attacks``.
+    """Official AutoAttack (``pyautoattack``): ``version`` "standard", "rand" or "custom" with ``attacks``
+    (custom runs each listed attack with the standard version's settings: one restart, 100 iterations).
 
     ``eot_iter`` (rand) and ``n_queries`` (Square) override the library's values for cheaper
     profiles; the result is then no longer the standard configuration, and callers say so.
@@ -111,12 +112,16 @@ def autoattack(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, no
     logging.getLogger("auto-attack").setLevel(logging.WARNING)
     kwargs = {"attacks": list(attacks)} if version == "custom" else {}
     adversary = AutoAttack(model, norm=norm, eps=eps, version=version, device=x.device, seed=seed or 0, **kwargs)
+    if version == "custom":  # the per-attack settings of the standard version (one restart each)
+        for attack in (adversary.apgd, adversary.apgd_targeted, adversary.fab):
+            attack.n_restarts = 1
     if eot_iter is not None:
         adversary.apgd.eot_iter = eot_iter
     if n_queries is not None:
         adversary.square.n_queries = n_queries
     with torch.enable_grad():
-        out = adversary.run_standard_evaluation(x, y, batch_size=batch_size)
+        # contiguous: pyautoattack 0.2.0 calls grad.view(n, -1), which fails on channels-last gradients
+        out = adversary.run_standard_evaluation(x.contiguous(), y, batch_size=batch_size)
     x_adv = out[0] if isinstance(out, tuple) else out
     return x_adv.detach().to(x.device)
 

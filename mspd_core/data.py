@@ -139,7 +139,7 @@ def load_cifar10_uint8(split: str = "test", root: str | os.PathLike | None = Non
 
 def to_tensor_images(images: np.ndarray) -> Tensor:
     """NHWC uint8 -> NCHW float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div_(255.0)
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
 
 def load_cifar10(split: str = "test", root: str | os.PathLike | None = None) -> ImageSet:

@@ -106,7 +106,7 @@ def describe_attack(attack: Attack) -> str:
     """One line saying exactly which attack configuration ran."""
     p = attack.params
     if attack.method == "autoattack":
-        which = ", ".join(p["attacks"]) if p.get("version") == "custom" else f"version '{p.get('version')}'"
+        which = (", ".join(p["attacks"]) + " (standard settings, a subset of its attacks)") if p.get("version") == "custom" else f"version '{p.get('version')}'"
         extra = f", EOT {p['eot_iter']}" if "eot_iter" in p else ""
         return f"{attack.name}: official AutoAttack (pyautoattack), {which}, {p.get('norm', 'Linf')} eps {_eps(p)}{extra}"
     if attack.method == "none":

@@ -5,7 +5,9 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ZOO_DIR = PROJECT_ROOT / "data" / "zoo"
+#: Environment variable naming another embedded-zoo folder (checkpoints + manifest.json).
+ZOO_ENV = "MSPD_ZOO_DIR"
+ZOO_DIR = Path(os.environ.get(ZOO_ENV) or PROJECT_ROOT / "data" / "zoo")
 ZOO_MANIFEST = ZOO_DIR / "manifest.json"
 
 #: Environment variable naming a local CIFAR-10 copy (folder or zip in the
