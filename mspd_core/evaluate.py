@@ -99,6 +99,11 @@ def model_fingerprint(name: str) -> str:
     return f"robustbench:{name}"
 
 
+def computation(config: Defense | Attack) -> dict:
+    """What a configuration computes: everything but its display name (renaming never recomputes)."""
+    return {k: v for k, v in asdict(config).items() if k != "name"}
+
+
 def cache_key(payload: dict) -> str:
     blob = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
@@ -180,7 +185,7 @@ def post_process(defense: Defense, x_rel: Tensor, y_true: Tensor, zoo: Zoo, eps:
 
 def release_key(defense: Defense, data: ImageSet, zoo: Zoo, eps: float, seed: int, quantize: bool) -> str:
     """Cache key of one defense's released images: configuration, model hashes, data indices, version."""
-    return cache_key({"kind": "release", "defense": asdict(defense), "eps": eps, "seed": seed, "quantize": quantize,
+    return cache_key({"kind": "release", "defense": computation(defense), "eps": eps, "seed": seed, "quantize": quantize,
                       "zoo": {"classifier": model_fingerprint(zoo.classifier),
                               "backbone": model_fingerprint(defense.backbone or zoo.backbone),
                               "post_backbone": model_fingerprint(defense.post_backbone) if defense.post_backbone else None},
@@ -218,7 +223,7 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
                     cache: ResultCache | None = None) -> dict:
     """Per-image correctness of ``target`` on the (attacked) released images; cached."""
     cache = cache or ResultCache()
-    key = cache_key({"kind": "attack", "attack": asdict(attack), "target": model_fingerprint(target),
+    key = cache_key({"kind": "attack", "attack": computation(attack), "target": model_fingerprint(target),
                      "surrogate": model_fingerprint(attack.surrogate) if attack.surrogate else None,
                      "release": release_key, "seed": seed, "version": __version__})
     hit = cache.get(key)

@@ -38,7 +38,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu", zoo="embedded", n_images=100, batch_size=100, baseline_epochs=100,
         autoattack_version="custom", autoattack_attacks=("apgd-ce", "apgd-dlr"),
-        square_queries=1000, eot_samples=5, aa_rand_eot=5, pgd_steps=20, n_targets=None,
+        square_queries=1000, eot_samples=5, aa_rand_eot=2, pgd_steps=20, n_targets=None,
         description="embedded zoo on a 2-core CPU, no network; the published book",
     ),
     "paper": Profile(
