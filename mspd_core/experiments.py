@@ -35,7 +35,8 @@ class Setup:
         return self.session.profile
 
     def grid(self, defenses: list[Defense], attacks: list[Attack], targets: list[str] | None = None, **kwargs) -> pd.DataFrame:
-        """run_grid on this set-up's data, zoo, seed, device and batch size."""
+        """run_grid on this set-up's data, zoo, seed, device and batch size (no progress bar: pages show results)."""
+        kwargs.setdefault("progress", False)
         return run_grid(defenses, attacks, list(targets or self.zoo.targets[:1]), self.data, self.zoo,
                         seed=self.session.seed, device=self.session.device, batch_size=self.profile.batch_size, **kwargs)
 

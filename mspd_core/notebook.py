@@ -34,6 +34,12 @@ def start(profile: str, seed: int = 0, device: str = "auto") -> Session:
     """Validate parameters (unknown profile -> ValueError naming the valid ones), seed torch, style plots."""
     prof = get_profile(profile)
     torch.manual_seed(seed)
+    import warnings
+
+    # Book pages show results, not library chatter: torchvision's deprecation notes (LPIPS's
+    # AlexNet constructor) and tqdm's "no ipywidgets" note.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"torchvision\..*")
+    warnings.filterwarnings("ignore", message=r".*IProgress not found.*")
     try:
         import matplotlib
         import seaborn as sns

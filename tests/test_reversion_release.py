@@ -62,3 +62,22 @@ def test_uint8_release_stays_in_eps_ball(seed, eps, eight_bit):
     back = from_uint8(x8)
     assert float((back - x).abs().max()) <= eps + 1e-6
     assert float((back - x_p).abs().max()) <= 1 / 255 + 1e-6
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), eps=st.sampled_from([1 / 255, 4 / 255, 8 / 255]))
+def test_protected_png_read_back_is_within_eps_of_original(seed, eps, tmp_path_factory):
+    """Release -> PNG on disk -> read back: every pixel within eps of the 8-bit original."""
+    import numpy as np
+    from PIL import Image
+
+    from mspd_core.images import write_png_atomic
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.round(torch.rand(1, 3, 16, 16, generator=g) * 255) / 255
+    x_p = project(x + (torch.rand(x.shape, generator=g) * 2 - 1) * 3 * eps, x, eps)
+    path = tmp_path_factory.mktemp("png") / "p.png"
+    write_png_atomic(to_uint8_release(x_p, x, eps)[0], path)
+    back = np.asarray(Image.open(path), dtype=np.int16)
+    orig = np.round(x[0].permute(1, 2, 0).numpy() * 255).astype(np.int16)
+    assert np.abs(back - orig).max() <= round(eps * 255)
