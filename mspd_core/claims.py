@@ -36,14 +36,13 @@ def claims_dir() -> Path:
     return Path(os.environ.get(CLAIMS_ENV) or PROJECT_ROOT / "notebooks" / "_executed" / "claims")
 
 
-def record(notebook: str, claims: list[Claim], profile: str) -> Path:
+def record(notebook: str, claims: list[Claim], profile: str) -> None:
     """Write this notebook's checked claims (replacing any earlier record of it)."""
     folder = claims_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{notebook}.json"
     rows = [{**asdict(c), "notebook": notebook} for c in claims]
     path.write_text(json.dumps({"profile": profile, "claims": rows}, indent=2))
-    return path
 
 
 def load_all() -> tuple[list[dict], set[str]]:

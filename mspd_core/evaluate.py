@@ -87,7 +87,8 @@ class Attack:
     surrogate: str | None = None
 
 
-NO_DEFENSE = Defense("No defense")
+#: The "No Pre." row of the paper's tables; run_grid's default baseline for paired tests.
+NO_DEFENSE = Defense("No Pre.")
 CLEAN = Attack("clean")
 
 
@@ -250,7 +251,7 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
 def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str], data: ImageSet, zoo: Zoo,
              eps: float = 8 / 255, seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 100,
              quantize: bool = True, cache: bool | ResultCache = True, shard: tuple[int, int] | None = None,
-             baseline: str | None = "No defense", reference: str | None = None, progress: bool = True) -> pd.DataFrame:
+             baseline: str | None = NO_DEFENSE.name, reference: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Evaluate every (defense, attack, target) cell; one tidy row per cell.
 
     Columns: defense, attack, target, n, correct, acc, ci_low, ci_high (95% Wilson, percent),

@@ -13,7 +13,7 @@ import pandas as pd
 
 from .attacks import L2_EPS, LINF_EPS
 from .data import ImageSet, evaluation_subset
-from .evaluate import Attack, Defense, ResultCache, run_grid
+from .evaluate import NO_DEFENSE, Attack, Defense, ResultCache, run_grid
 from .notebook import Session
 from .paths import PROJECT_ROOT
 from .profiles import Profile
@@ -55,7 +55,7 @@ def setup(session: Session) -> Setup:
 # ---- defenses (paper names) -------------------------------------------------------------
 
 def no_defense() -> Defense:
-    return Defense("No Pre.")
+    return NO_DEFENSE
 
 
 def mspd(name: str = "MSPD", labels: str = "decouple", **params) -> Defense:

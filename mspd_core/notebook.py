@@ -37,9 +37,9 @@ def start(profile: str, seed: int = 0, device: str = "auto") -> Session:
     import warnings
 
     # Book pages show results, not library chatter: torchvision's deprecation notes (LPIPS's
-    # AlexNet constructor) and tqdm's "no ipywidgets" note.
+    # AlexNet constructor).
     warnings.filterwarnings("ignore", category=UserWarning, module=r"torchvision\..*")
-    warnings.filterwarnings("ignore", message=r".*IProgress not found.*")
+
     try:
         import matplotlib
         import seaborn as sns

@@ -31,7 +31,7 @@ def data():
     return ImageSet(x, y, torch.arange(12), "test", "synthetic")
 
 
-DEFENSES = [Defense("No defense"), Defense("MSPD", "mcgs", {"n_samples": 2}), Defense("UnAdv", "unadv", {"epochs": 2}, labels="couple")]
+DEFENSES = [Defense("No Pre."), Defense("MSPD", "mcgs", {"n_samples": 2}), Defense("UnAdv", "unadv", {"epochs": 2}, labels="couple")]
 ATTACKS = [Attack("clean"), Attack("AA", "autoattack", {"version": "custom", "attacks": ("apgd-ce",)}), Attack("PGD-5", "pgd", {"steps": 5})]
 
 
@@ -44,15 +44,16 @@ def test_grid_shape_and_invariants(fake_zoo, data, tmp_path):
     for attack in ("AA", "PGD-5"):
         robust = table[table.attack == attack].set_index(["defense", "target"]).acc
         assert (robust <= clean + 1e-9).all(), "robust accuracy can never exceed clean accuracy on the same images"
-    none = table[(table.defense == "No defense")]
+    none = table[(table.defense == "No Pre.")]
     assert none.linf.max() == 0 and none.ssim.min() == pytest.approx(1.0)
-    protected = table[table.defense != "No defense"]
+    protected = table[table.defense != "No Pre."]
     assert (protected.linf_max if "linf_max" in protected else protected.linf).max() <= 8 / 255 + 1e-6
-    assert table[table.defense == "No defense"].p_vs_baseline.isna().all()
+    assert table[table.defense == "No Pre."].p_vs_baseline.isna().all()
+    assert table[table.defense != "No Pre."].p_vs_baseline.between(0, 1).all(), "paired test against No Pre. on every other row"
 
 
 def test_autoattack_breaks_a_non_robust_model(fake_zoo, data, tmp_path):
-    table = run_grid([Defense("No defense")], [Attack("clean"), Attack("AA", "autoattack", {"version": "standard"})], ["t1"],
+    table = run_grid([Defense("No Pre.")], [Attack("clean"), Attack("AA", "autoattack", {"version": "standard"})], ["t1"],
                      data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
     acc = table.set_index("attack").acc
     assert acc["clean"] == 100.0
@@ -94,7 +95,7 @@ def test_unknown_methods_are_clear(fake_zoo, data, tmp_path):
     with pytest.raises(ValueError, match="unknown defense method"):
         run_grid([Defense("x", "magic")], [Attack("clean")], ["t1"], data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
     with pytest.raises(ValueError, match="unknown attack method"):
-        run_grid([Defense("No defense")], [Attack("x", "magic")], ["t1"], data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
+        run_grid([Defense("No Pre.")], [Attack("x", "magic")], ["t1"], data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
 
 
 def test_wilson_and_mcnemar():
