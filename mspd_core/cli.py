@@ -74,14 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def evaluate(args: argparse.Namespace) -> int:
     """`mspd evaluate`: the Table IV grid on one target, printed with intervals and timings."""
+    from . import experiments as ex
     from .data import evaluation_subset
-    from .evaluate import Attack, Defense, format_table, run_grid
+    from .evaluate import Attack, format_table, run_grid
 
     device = _device(args.device)
     zoo = zoo_for(NAMED_ZOOS[args.zoo][0])
     target = args.target or zoo.main_target
-    defenses = [Defense("No Pre."), Defense(f"UnAdv ({args.epochs})", "unadv", {"epochs": args.epochs}, labels="couple"),
-                Defense(f"Bi-Level ({args.epochs})", "bilevel", {"epochs": args.epochs}, labels="couple"), Defense("MSPD", "mcgs")]
+    defenses = [ex.no_defense(), ex.unadv(args.epochs), ex.bilevel(args.epochs), ex.mspd()]
     attacks = [Attack("clean"), Attack(f"AutoAttack {args.version} Linf 8/255", "autoattack", {"version": args.version})]
     start = time.perf_counter()
     table = run_grid(defenses, attacks, [target], evaluation_subset(args.n, args.seed), zoo, seed=args.seed,

@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -39,7 +41,7 @@ def check_labels(y: Tensor, x: Tensor, name: str = "y") -> Tensor:
 
 def check_positive(value: float, name: str) -> float:
     """Raise unless ``value`` is a finite number > 0."""
-    if not isinstance(value, (int, float)) or not value > 0 or value != value or value == float("inf"):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
