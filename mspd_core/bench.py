@@ -2,11 +2,17 @@
 current device, against the floor of 2N forward+backward passes of the backbone.
 
     python -m mspd_core.bench [--device cpu|cuda] [--batch 16] [--bilevel-iters 3]
+    python -m mspd_core.bench --pass-sizes        # seconds per image-gradient by pass size
 
 Two backbones: a small CNN and RobustBench's PreActResNet-18 with random weights (timing
 does not depend on weights). UnAdv and Bi-Level cost exactly the same per outer iteration,
 so on slow devices they are timed for ``--bilevel-iters`` iterations and scaled to 100;
 the table says so. Prints the ratios MCGS/floor and Bi-Level(100)/MCGS.
+
+The floor is the bare work of two MCGS epochs: input gradients of the N x B noisy copies,
+twice, computed the way the library computes any batched gradient on this device (one pass
+on CUDA; passes of ``smoothing.CPU_PASS_SIZE`` images on CPU, see ``--pass-sizes``).
+Bi-Level runs its own B-image passes (PGD-20 through torchattacks), as in the book.
 """
 from __future__ import annotations
 
@@ -16,10 +22,10 @@ import time
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .defenses import bilevel, fast_preemption, mcgs, unadv
+from .smoothing import input_gradient, pass_size
 
 N_SAMPLES = 20
 
@@ -43,12 +49,20 @@ def time_call(fn: Callable[[], object], device: torch.device, repeats: int = 3) 
 
 
 def floor_passes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n_samples: int) -> None:
-    """The floor: 2 forward+backward passes over the N noisy copies of the batch (one per MCGS epoch)."""
+    """The floor: the input gradients of the N copies of the batch, twice (one per MCGS epoch): 2N forward+backward passes' work."""
     xs = x.repeat(n_samples, 1, 1, 1)
     ys = y.repeat(n_samples)
     for _ in range(2):
-        z = xs.clone().requires_grad_(True)
-        torch.autograd.grad(F.cross_entropy(model(z), ys, reduction="sum"), z)
+        input_gradient(model, xs, ys)
+
+
+def pass_size_table(model: nn.Module, device: torch.device, sizes: tuple[int, ...] = (16, 32, 64, 128, 320)) -> dict[int, float]:
+    """Seconds per image of one forward+backward input gradient, by images per pass (320 = N x B in one pass)."""
+    model = model.to(device).eval()
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(320, 3, 32, 32, generator=g).to(device)
+    y = torch.randint(0, 10, (320,), generator=g).to(device)
+    return {size: time_call(lambda: input_gradient(model, x, y, max_batch=size), device) / len(x) for size in sizes}
 
 
 def benchmark_backbone(name: str, model: nn.Module, device: torch.device, batch: int, bilevel_iters: int) -> list[dict]:
@@ -93,14 +107,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--bilevel-iters", type=int, default=None, help="outer iterations timed (default 100 on CUDA, 3 on CPU)")
+    parser.add_argument("--pass-sizes", action="store_true", help="only time input gradients of 320 images by images per pass")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    backbones = (("small CNN (PlainCNN-32, 0.29M)", small_cnn), ("PreActResNet-18 (RobustBench, 11.2M)", preact_resnet18))
+    if args.pass_sizes:
+        table = pd.DataFrame({name: pass_size_table(factory(), device) for name, factory in backbones})
+        table.index.name = "images per pass"
+        print(f"device: {device} ({torch.get_num_threads()} CPU threads); ms per image-gradient (forward+backward)\n")
+        print((1000 * table).to_string(float_format="{:.3f}".format))
+        print(f"\nlibrary default on this device: {pass_size(320, device)} images per pass")
+        return
     iters = args.bilevel_iters or (100 if device.type == "cuda" else 3)
     rows = []
-    for name, factory in (("small CNN (PlainCNN-32, 0.29M)", small_cnn), ("PreActResNet-18 (RobustBench, 11.2M)", preact_resnet18)):
+    for name, factory in backbones:
         rows += benchmark_backbone(name, factory(), device, args.batch, iters)
     table = pd.DataFrame(rows)
-    print(f"device: {device} ({torch.get_num_threads()} CPU threads), batch {args.batch}, torch {torch.__version__}\n")
+    print(f"device: {device} ({torch.get_num_threads()} CPU threads), batch {args.batch}, torch {torch.__version__}, "
+          f"MCGS/floor passes of {pass_size(N_SAMPLES * args.batch, device)} images\n")
     print(table.to_string(index=False, formatters={"sec_per_image": "{:.4f}".format}))
     print()
     for name in table.backbone.unique():

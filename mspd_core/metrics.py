@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .smoothing import input_gradient  # grad_x CE(f(x), y) per image (Lemma 1 and 3)
+
 
 @dataclass(frozen=True)
 class Proportion:
@@ -102,14 +104,6 @@ def lpips_distance(a: Tensor, b: Tensor) -> np.ndarray | None:
     model = model.to(a.device)
     with torch.no_grad():
         return model(a * 2 - 1, b * 2 - 1).flatten().cpu().numpy()
-
-
-def input_gradient(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-    """grad_x CE(model(x), y) per image (sum reduction, so each image's gradient is its own)."""
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(F.cross_entropy(model(x), y, reduction="sum"), x)
-    return grad.detach()
 
 
 def gradient_cosine(backbone: nn.Module, target: nn.Module, x: Tensor, y: Tensor) -> Tensor:

@@ -3,7 +3,9 @@
 Smooth(f, c, y, e, a, K, N, descend): draw N copies z_n = clip01(c + U(-e, e)); K times
 z_n <- Proj(z_n -/+ a * sign(grad_z CE(f(z_n), y)), c, e); return mean_n z_n.
 (MSPD paper, Sec. "Minimal Cascade Gradient Smoothing"; Fast Preemption Alg. 1 lines 4-8.)
-All N copies of the batch go through ``f`` as ONE batch. Averaged points, not gradients.
+All N copies of the batch go through ``f`` as ONE batch (on CPU cut into cache-sized passes
+of :data:`CPU_PASS_SIZE` images, the same arithmetic per image; see :func:`pass_size`).
+Averaged points, not gradients.
 """
 from __future__ import annotations
 
@@ -14,19 +16,41 @@ from torch import Tensor, nn
 from .tensors import check_count, check_images, check_labels, check_positive, generator_for, project, uniform_noise
 
 
+#: Images per forward/backward pass on CPU. The N x B copies are independent (eval-mode model,
+#: summed per-image losses), so cutting them into passes changes no image's gradient; on a
+#: 2-core CPU passes of this size keep activations in cache and run faster per image than
+#: one N x B batch (``python -m mspd_core.bench --pass-sizes``). On CUDA one batch is fastest.
+CPU_PASS_SIZE = 64
+
+
+def pass_size(n_images: int, device: torch.device, max_batch: int | None = None) -> int:
+    """Images per forward/backward pass: ``max_batch`` if given, else all on CUDA, :data:`CPU_PASS_SIZE` on CPU."""
+    if max_batch is not None:
+        return check_count(max_batch, "max_batch")
+    return n_images if device.type != "cpu" else min(n_images, CPU_PASS_SIZE)
+
+
+def input_gradient(model: nn.Module, z: Tensor, y: Tensor, max_batch: int | None = None) -> Tensor:
+    """grad_z of the summed CE(f(z_i), y_i), in passes of :func:`pass_size` images (one pass on CUDA)."""
+    size = pass_size(len(z), z.device, max_batch)
+    grads = []
+    with torch.enable_grad():  # works inside a caller's no_grad block too
+        for z_part, y_part in zip(z.detach().split(size), y.split(size)):
+            z_part = z_part.requires_grad_(True)
+            (grad,) = torch.autograd.grad(F.cross_entropy(model(z_part), y_part, reduction="sum"), z_part)
+            grads.append(grad)
+    return grads[0] if len(grads) == 1 else torch.cat(grads)
+
+
 def draw_smoothing_noise(x: Tensor, eps: float, n_samples: int, generator: torch.Generator) -> Tensor:
     """U(-eps, eps) noise for N copies of the batch ``x``: shape (N, *x.shape)."""
     return uniform_noise(x.new_empty((n_samples, *x.shape)), eps, generator)
 
 
-def signed_gradient_step(model: nn.Module, z: Tensor, y: Tensor, step: float, descend: bool) -> Tensor:
-    """z -/+ step * sign(grad_z CE(f(z), y)) (minus when ``descend``). One forward+backward for the whole batch."""
-    with torch.enable_grad():  # works inside a caller's no_grad block too
-        z = z.detach().requires_grad_(True)
-        loss = F.cross_entropy(model(z), y, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, z)
+def signed_gradient_step(model: nn.Module, z: Tensor, y: Tensor, step: float, descend: bool, max_batch: int | None = None) -> Tensor:
+    """z -/+ step * sign(grad_z CE(f(z), y)) (minus when ``descend``). One forward+backward over the whole batch."""
     direction = -1.0 if descend else 1.0
-    return z.detach() + direction * step * grad.sign()
+    return z.detach() + direction * step * input_gradient(model, z, y, max_batch).sign()
 
 
 def smoothing_points(
@@ -41,6 +65,7 @@ def smoothing_points(
     noise: bool | Tensor = True,
     ball_center: Tensor | None = None,
     seed: int | torch.Generator | None = 0,
+    max_batch: int | None = None,
 ) -> Tensor:
     """The N walked points z_n of SPEC's Smooth, shape (N, *center.shape); :func:`smooth` is their mean.
 
@@ -59,6 +84,8 @@ def smoothing_points(
         ball_center: centre of the projection ball; defaults to ``center`` (MCGS). Fast
             Preemption projects around the original image instead.
         seed: int or torch.Generator for the noise.
+        max_batch: images per forward/backward pass (default :func:`pass_size`: all on
+            CUDA, :data:`CPU_PASS_SIZE` on CPU); the result does not depend on it.
     """
     check_images(center, "center")
     y = check_labels(y, center)
@@ -80,7 +107,7 @@ def smoothing_points(
     ball_flat = ball.unsqueeze(0).expand(n_samples, *ball.shape).reshape(-1, *center.shape[1:])
     y_flat = y.repeat(n_samples)
     for _ in range(steps):
-        flat = project(signed_gradient_step(model, flat, y_flat, step, descend), ball_flat, eps)
+        flat = project(signed_gradient_step(model, flat, y_flat, step, descend, max_batch), ball_flat, eps)
     return flat.reshape(n_samples, *center.shape)
 
 
@@ -88,6 +115,6 @@ def smooth(model: nn.Module, center: Tensor, y: Tensor, eps: float, step: float,
     """SPEC Smooth(f, c, y, e, a, K, N, descend): the mean of the N walked points.
 
     ``options`` are those of :func:`smoothing_points` (steps K, n_samples N, descend, noise,
-    ball_center, seed), with the same defaults.
+    ball_center, seed, max_batch), with the same defaults.
     """
     return smoothing_points(model, center, y, eps, step, **options).mean(dim=0)

@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from mspd_core import cli
+from mspd_core.zoo.recipes import DEFAULT_BACKBONE, DEFAULT_CLASSIFIER
 from mspd_core.zoo.registry import available_embedded
 
-pytestmark = pytest.mark.skipif(not {"bb-preact-fgsm", "clf-airnet"} <= set(available_embedded()),
+pytestmark = pytest.mark.skipif(not {DEFAULT_BACKBONE, DEFAULT_CLASSIFIER} <= set(available_embedded()),
                                 reason="embedded backbone/classifier not trained")
 EPS = 8 / 255
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from mspd_core.defenses import bilevel, fast_preemption, mcgs, unadv, unadv_bilevel_cascade
 from mspd_core.defenses.bilevel import first_order_outer_loss, from_tanh_space, to_tanh_space, box_bounds
 from mspd_core.defenses.mcgs import forward_epoch
-from mspd_core.smoothing import draw_smoothing_noise, smooth
+from mspd_core.smoothing import CPU_PASS_SIZE, draw_smoothing_noise, pass_size, smooth
 from tests.conftest import linear_model, tiny_cnn
 
 EPS = 8 / 255
@@ -115,6 +115,27 @@ def test_batched_smoothing_equals_mean_of_single_copies(n, steps, descend, seed)
         for i in range(n)
     ]).mean(0)
     torch.testing.assert_close(batched, singles, atol=1e-6, rtol=0)
+
+
+@settings(max_examples=12, deadline=None)
+@given(n=st.integers(1, 6), max_batch=st.integers(1, 13), steps=st.integers(1, 2), seed=st.integers(0, 2**16))
+def test_pass_size_does_not_change_smoothing(n, max_batch, steps, seed):
+    """Cutting the N x B copies into passes of any size gives the one-batch result (eval-mode model)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(2, 3, 32, 32, generator=g)
+    y = torch.randint(0, 10, (2,), generator=g)
+    one_batch = smooth(MODEL, x, y, EPS, EPS, steps=steps, n_samples=n, seed=seed, max_batch=2 * n)
+    in_passes = smooth(MODEL, x, y, EPS, EPS, steps=steps, n_samples=n, seed=seed, max_batch=max_batch)
+    torch.testing.assert_close(in_passes, one_batch, atol=1e-6, rtol=0)
+
+
+def test_pass_size_defaults():
+    assert pass_size(320, torch.device("cpu")) == CPU_PASS_SIZE
+    assert pass_size(10, torch.device("cpu")) == 10
+    assert pass_size(320, torch.device("cuda")) == 320
+    assert pass_size(320, torch.device("cpu"), max_batch=7) == 7
+    with pytest.raises(ValueError, match="max_batch"):
+        pass_size(320, torch.device("cpu"), max_batch=0)
 
 
 def test_no_noise_single_copy_is_fgsm_step(batch):

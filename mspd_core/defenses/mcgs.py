@@ -50,10 +50,14 @@ def mcgs(
     schedule: str = "FB",
     noise: bool = True,
     seed: int | torch.Generator | None = 0,
+    max_batch: int | None = None,
 ) -> Tensor:
     """Protect ``x`` (labels ``y``) with MCGS against backbone ``model``; returns x_p in the eps-ball of x and [0, 1].
 
     Defaults are the paper's: eps = 8/255, a = eps, K = 1, N = 20, eta = 1.0, schedule "FB".
+    ``max_batch`` caps the images per forward/backward pass (e.g. large ImageNet batches on a
+    small GPU); the default is :func:`mspd_core.smoothing.pass_size`, and the result does not
+    depend on it.
     """
     check_images(x, "x")
     y = check_labels(y, x)
@@ -65,5 +69,6 @@ def mcgs(
     epoch = {"F": forward_epoch, "B": backward_epoch}
     x_t = x
     for letter in schedule:
-        x_t = epoch[letter](model, x, x_t, y, eps, eta, step=step, steps=steps, n_samples=n_samples, noise=noise, seed=gen)
+        x_t = epoch[letter](model, x, x_t, y, eps, eta, step=step, steps=steps, n_samples=n_samples, noise=noise, seed=gen,
+                            max_batch=max_batch)
     return x_t.detach()

@@ -38,21 +38,27 @@ PGD-20 (L-inf, eps 8/255, step 2/255, torchattacks) against the model itself.
 
 def render() -> str:
     man = read_manifest()
-    lines = [INTRO, "| model | role | architecture | params | training | epochs | train images | minutes | clean % | PGD-20 % | what it is |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [INTRO, "| model | role | architecture | params | training | epochs (kept) | precision | train images | minutes | clean % | PGD-20 % | what it is |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in RECIPES.items():
         if name not in man:
-            lines.append(f"| `{name}` | {r.role} | {r.arch} | - | {r.training} | {r.epochs} | - | - | not trained | - | {r.description} |")
+            lines.append(f"| `{name}` | {r.role} | {r.arch} | - | {r.training} | {r.epochs} | {r.precision} | - | - | not trained | - | {r.description} |")
             continue
         e = man[name]
         rec = e["recipe"]
         lines.append(f"| `{name}` | {e['role']} | {e['arch']} {e['arch_kwargs']} | {e['params']:,} | {rec['training']}"
-                     f"{' (' + str(rec['attack_steps']) + ' steps)' if rec['training'] == 'pgd' else ''} | {rec['epochs']} | "
+                     f"{' (' + str(rec['attack_steps']) + ' steps)' if rec['training'] == 'pgd' else ''} | {rec['epochs']} "
+                     f"({e.get('selected_epoch') or 'last'}) | {rec.get('precision', 'fp32')} | "
                      f"{rec['train_subset'] or 50000:,} | {e['train_minutes']:.1f} | {e['eval']['clean_acc']:.1f} | "
                      f"{e['eval']['pgd20_acc']:.1f} | {e['description']} |")
     lines.append("\nAdversarial training uses eps 8/255: FGSM-RS is FGSM with a uniform random start and step "
                  "1.25 eps (Wong, Rice & Kolter 2020); PGD-k uses k steps of 2.5 eps / k (Madry et al. 2018). "
-                 "Optimiser: SGD with Nesterov momentum and a one-cycle schedule (AdamW for the ViT).\n")
+                 "Optimiser: SGD with Nesterov momentum and a one-cycle schedule (AdamW for the ViT). "
+                 "`bf16` recipes train under bfloat16 autocast with channels-last tensors (2.5-5x faster on this "
+                 "machine's AMX CPU); weights are float32 and every accuracy here is measured in float32. "
+                 "\"Kept\" is the epoch whose checkpoint was saved: the best validation accuracy (PGD-10 for "
+                 "adversarial recipes, clean otherwise) on 500 test images disjoint from the 1,000 above "
+                 "(early stopping, Rice et al. 2020), or the last epoch.\n")
     return "\n".join(lines)
 
 

@@ -13,14 +13,14 @@ import sys
 
 import pandas as pd
 
-from .recipes import RECIPES
+from .recipes import DEFAULT_BACKBONE, RECIPES
 from .registry import load, read_manifest, spec
 from .train import evaluate_accuracy, zoo_eval_set
 
 #: (role or name, minimum clean %, minimum PGD-20 %) from the zoo issue.
 THRESHOLDS = {
     "classifier": (85.0, None),
-    "bb-preact-fgsm": (60.0, 35.0),
+    DEFAULT_BACKBONE: (60.0, 35.0),
     "target-robust": (None, 30.0),
     "target-transformer": (None, 25.0),
 }

@@ -27,30 +27,42 @@ class Recipe:
     seed: int = 0
     train_subset: int | None = None  # use only this many training images (class-balanced)
     optimizer: str = "sgd"  # "sgd" | "adamw"
+    #: "bf16": bfloat16 autocast + channels-last during training only (AMX/AVX-512 CPUs and CUDA;
+    #: 2.5-5x faster here); weights stay float32 and every accuracy is measured in float32.
+    precision: str = "fp32"  # "fp32" | "bf16"
+    #: Keep the epoch with the best validation accuracy (PGD-10 for adversarial recipes,
+    #: clean otherwise) on 500 test images disjoint from the 1,000 the manifest reports
+    #: (early stopping against robust/catastrophic overfitting, Rice et al. 2020).
+    select_best_epoch: bool = True
     description: str = ""
 
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     # Ordered by importance: `train --all` trains them in this order.
-    Recipe("bb-preact-fgsm", "backbone", "mini_preact_resnet", {"width": 16}, "fgsm_rs", epochs=6, lr=0.2, seed=0,
-           description="default backbone f: small PreActResNet, FGSM-RS adversarial training (Wong et al. 2020)"),
-    Recipe("clf-airnet", "classifier", "airnet", {}, "standard", epochs=6, lr=0.2, label_smoothing=0.2, seed=0,
-           description="clean classifier C (labels released images); standard training"),
-    Recipe("tg-preact-fgsm-s1", "target", "mini_preact_resnet", {"width": 16}, "fgsm_rs", epochs=6, lr=0.2, seed=1,
-           description="target with the backbone's architecture and recipe, different seed (gray-box case)"),
+    Recipe("bb-preact-pgd", "backbone", "mini_preact_resnet", {"width": 24}, "pgd", epochs=16, lr=0.2, attack_steps=2,
+           seed=0, precision="bf16",
+           description="default backbone f: small PreActResNet, PGD-2 adversarial training (Madry et al. 2018)"),
+    Recipe("bb-preact-fgsm", "backbone", "mini_preact_resnet", {"width": 24}, "fgsm_rs", epochs=20, lr=0.2, seed=0,
+           precision="bf16",
+           description="robust backbone, same architecture, FGSM-RS adversarial training (Wong et al. 2020)"),
+    Recipe("clf-airnet", "classifier", "airnet", {}, "standard", epochs=16, lr=0.2, label_smoothing=0.2, seed=0,
+           precision="bf16", description="clean classifier C (labels released images); standard training"),
+    Recipe("tg-preact-fgsm-s1", "target", "mini_preact_resnet", {"width": 24}, "fgsm_rs", epochs=10, lr=0.2, seed=1,
+           precision="bf16", description="target with the backbone's architecture and training method, a different seed "
+           "and a shorter schedule (the paper's gray-box case: same architecture, other weights)"),
     Recipe("tg-cnn-std", "target", "plain_cnn", {"width": 24}, "standard", epochs=4, lr=0.1, seed=5, train_subset=25000,
-           description="non-robust target (standard training)"),
-    Recipe("tg-cnn-fgsm", "target", "plain_cnn", {"width": 24}, "fgsm_rs", epochs=5, lr=0.1, seed=2, train_subset=25000,
+           select_best_epoch=False, description="non-robust target (standard training)"),
+    Recipe("tg-cnn-fgsm", "target", "plain_cnn", {"width": 24}, "fgsm_rs", epochs=10, lr=0.1, seed=2, precision="bf16",
            description="plain conv-net target, FGSM-RS adversarial training"),
     Recipe("bb-preact-std", "backbone", "mini_preact_resnet", {"width": 16}, "standard", epochs=4, lr=0.2, seed=0,
-           description="non-robust backbone (backbone ablation, Table XI)"),
-    Recipe("tg-vit-fgsm", "target", "tiny_vit", {"dim": 64, "depth": 3, "heads": 4}, "fgsm_rs", epochs=12,
-           lr=1e-3, weight_decay=0.05, optimizer="adamw", seed=4, train_subset=25000,
+           select_best_epoch=False, description="non-robust backbone (backbone ablation, Table XI)"),
+    Recipe("tg-vit-fgsm", "target", "tiny_vit", {"dim": 64, "depth": 3, "heads": 4}, "fgsm_rs", epochs=16,
+           lr=1e-3, weight_decay=0.05, optimizer="adamw", seed=4,
            description="attention target: a small Vision Transformer, FGSM-RS adversarial training"),
-    Recipe("tg-cnn-pgd", "target", "plain_cnn", {"width": 24}, "pgd", epochs=4, lr=0.1, attack_steps=2, seed=3,
-           train_subset=20000, description="plain conv-net target, PGD-2 adversarial training (Madry et al. 2018)"),
-    Recipe("bb-preact-wide-fgsm", "backbone", "mini_preact_resnet", {"width": 32}, "fgsm_rs", epochs=5, lr=0.2, seed=0,
-           train_subset=20000, description="larger robust backbone (backbone ablation, Table XI)"),
+    Recipe("tg-cnn-pgd", "target", "plain_cnn", {"width": 24}, "pgd", epochs=8, lr=0.1, attack_steps=2, seed=3,
+           precision="bf16", description="plain conv-net target, PGD-2 adversarial training (Madry et al. 2018)"),
+    Recipe("bb-preact-wide-fgsm", "backbone", "mini_preact_resnet", {"width": 32}, "fgsm_rs", epochs=8, lr=0.2, seed=0,
+           precision="bf16", description="larger robust backbone (backbone ablation, Table XI)"),
 ]}
 
 #: Roles a default experiment uses (registry resolves these names).

@@ -1,7 +1,7 @@
 """Train the embedded zoo on a 2-core CPU (airbench-style: one script, one recipe table).
 
     python -m mspd_core.zoo.train --all            # every recipe that has no checkpoint yet
-    python -m mspd_core.zoo.train bb-preact-fgsm   # one model (overwrites its checkpoint)
+    python -m mspd_core.zoo.train bb-preact-pgd    # one model (overwrites its checkpoint)
 
 Each run is seeded, shows a progress bar, logs time and accuracy per epoch, then measures
 clean and PGD-20 (eps 8/255, step 2/255) accuracy on 1,000 held-out test images and writes
@@ -10,6 +10,8 @@ the checkpoint and its manifest entry (SHA-256, recipe, accuracies, minutes).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
 import dataclasses
 import json
 import math
@@ -33,6 +35,9 @@ from .registry import sha256_of
 #: Held-out images the manifest accuracies are measured on (test split, fixed seed).
 ZOO_EVAL_N = 1000
 ZOO_EVAL_SEED = 12345
+#: Validation images for best-epoch selection: test images outside the 1,000 above.
+ZOO_VAL_N = 500
+ZOO_VAL_PGD_STEPS = 10
 
 
 def augment(x: Tensor, generator: torch.Generator) -> Tensor:
@@ -80,13 +85,15 @@ def training_inputs(recipe: Recipe, model: nn.Module, x: Tensor, y: Tensor, gene
 
 
 def evaluate_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 250, pgd_steps: int = 20) -> tuple[float, float]:
-    """Clean and PGD-``pgd_steps`` (eps 8/255, step 2/255) accuracy in percent."""
+    """Clean and PGD-``pgd_steps`` (eps 8/255, step 2/255) accuracy in percent (robust 0 if no steps)."""
     model.eval()
     clean = robust = 0
     for i in range(0, len(y), batch_size):
         xb, yb = x[i:i + batch_size], y[i:i + batch_size]
         with torch.no_grad():
             clean += int((model(xb).argmax(1) == yb).sum())
+        if pgd_steps == 0:
+            continue
         x_adv = pgd_linf(model, xb, yb, eps=EPS_TRAIN, steps=pgd_steps, alpha=2 / 255, seed=i)
         with torch.no_grad():
             robust += int((model(x_adv).argmax(1) == yb).sum())
@@ -98,6 +105,29 @@ def zoo_eval_set() -> tuple[Tensor, Tensor]:
     images, labels, _ = load_cifar10_uint8("test")
     idx = balanced_indices(labels, ZOO_EVAL_N, ZOO_EVAL_SEED)
     return to_tensor_images(images[idx]), torch.from_numpy(labels[idx])
+
+
+def zoo_validation_set() -> tuple[Tensor, Tensor]:
+    """500 class-balanced test images disjoint from :func:`zoo_eval_set` (epoch selection only)."""
+    images, labels, _ = load_cifar10_uint8("test")
+    rest = np.setdiff1d(np.arange(len(labels)), balanced_indices(labels, ZOO_EVAL_N, ZOO_EVAL_SEED))
+    idx = rest[balanced_indices(labels[rest], ZOO_VAL_N, ZOO_EVAL_SEED + 1)]
+    return to_tensor_images(images[idx]), torch.from_numpy(labels[idx])
+
+
+def training_precision(recipe: Recipe, device: torch.device) -> contextlib.AbstractContextManager:
+    """bfloat16 autocast for ``precision="bf16"`` recipes, a no-op context otherwise."""
+    if recipe.precision == "fp32":
+        return contextlib.nullcontext()
+    if recipe.precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    raise ValueError(f"unknown precision {recipe.precision!r}; known: fp32, bf16")
+
+
+def validation_score(recipe: Recipe, model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """PGD-10 accuracy (adversarial recipes) or clean accuracy (standard) on the validation images."""
+    clean, robust = evaluate_accuracy(model, x, y, pgd_steps=ZOO_VAL_PGD_STEPS if recipe.training != "standard" else 0)
+    return robust if recipe.training != "standard" else clean
 
 
 def _update_manifest(name: str, entry: dict) -> None:
@@ -126,6 +156,10 @@ def train(recipe: Recipe, log=print) -> dict:
         opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total, pct_start=0.25)
     x_eval, y_eval = zoo_eval_set()
+    x_val, y_val = zoo_validation_set()
+    device = torch.device("cpu")
+    model = model.to(memory_format=torch.channels_last)
+    best = (-1.0, 0, None)  # (validation score, epoch, state)
     start = time.time()
     for epoch in range(recipe.epochs):
         model.train()
@@ -135,30 +169,34 @@ def train(recipe: Recipe, log=print) -> dict:
         bar = tqdm(range(steps_per_epoch), desc=f"{recipe.name} {epoch + 1}/{recipe.epochs}", leave=False, mininterval=5)
         for step in bar:
             idx = perm[step * recipe.batch_size:(step + 1) * recipe.batch_size]
-            xb, yb = augment(x_all[idx], gen), y_all[idx]
-            x_in = training_inputs(recipe, model, xb, yb, gen)
-            out = model(x_in)
-            loss = F.cross_entropy(out, yb, label_smoothing=recipe.label_smoothing)
+            xb = augment(x_all[idx], gen).contiguous(memory_format=torch.channels_last)
+            yb = y_all[idx]
+            with training_precision(recipe, device):
+                x_in = training_inputs(recipe, model, xb, yb, gen)
+                out = model(x_in)
+                loss = F.cross_entropy(out.float(), yb, label_smoothing=recipe.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             seen += len(yb)
             correct += int((out.argmax(1) == yb).sum())
-            loss_sum += float(loss) * len(yb)
-        with torch.no_grad():
-            model.eval()
-            quick = float((model(x_eval[::2]).argmax(1) == y_eval[::2]).float().mean()) * 100  # balanced half
+            loss_sum += float(loss.detach()) * len(yb)
+        model.eval()
+        score = validation_score(recipe, model, x_val, y_val) if recipe.select_best_epoch else float("nan")
+        if not recipe.select_best_epoch or score > best[0]:
+            best = (score, epoch + 1, copy.deepcopy(model.state_dict()))
         log(f"[{recipe.name}] epoch {epoch + 1}/{recipe.epochs}  loss {loss_sum / seen:.3f}  "
-            f"train-acc {100 * correct / seen:.1f}%  clean(500 held-out) {quick:.1f}%  {(time.time() - start) / 60:.1f} min")
+            f"train-acc {100 * correct / seen:.1f}%  validation {score:.1f}%  {(time.time() - start) / 60:.1f} min")
     minutes = (time.time() - start) / 60
-    model.eval()
+    model.load_state_dict(best[2])
+    model = model.to(memory_format=torch.contiguous_format).eval()
     clean, robust = evaluate_accuracy(model, x_eval, y_eval)
     log(f"[{recipe.name}] done in {minutes:.1f} min: clean {clean:.1f}%  PGD-20 {robust:.1f}% (n={ZOO_EVAL_N})")
     ZOO_DIR.mkdir(parents=True, exist_ok=True)
     path = ZOO_DIR / f"{recipe.name}.pt"
     tmp = path.with_suffix(".pt.tmp")
-    torch.save(model.state_dict(), tmp)
+    torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, tmp)
     os.replace(tmp, path)
     entry = {
         "file": path.name,
@@ -170,6 +208,9 @@ def train(recipe: Recipe, log=print) -> dict:
         "recipe": {k: v for k, v in dataclasses.asdict(recipe).items() if k not in ("name", "role", "arch", "arch_kwargs", "description")},
         "description": recipe.description,
         "train_minutes": round(minutes, 2),
+        "selected_epoch": best[1],
+        "validation": ({"n": ZOO_VAL_N, "split": "test, disjoint from eval", "metric": "PGD-10" if recipe.training != "standard" else "clean",
+                        "accuracy": round(best[0], 2)} if recipe.select_best_epoch else None),
         "train_data": source,
         "eval": {"n": ZOO_EVAL_N, "seed": ZOO_EVAL_SEED, "split": "test", "attack": "PGD-20 Linf eps 8/255 step 2/255 (torchattacks)",
                  "clean_acc": round(clean, 2), "pgd20_acc": round(robust, 2)},
