@@ -50,7 +50,7 @@ def render() -> str:
                      f"{' (' + str(rec['attack_steps']) + ' steps)' if rec['training'] == 'pgd' else ''} | {rec['epochs']} "
                      f"({e.get('selected_epoch') or 'last'}) | {rec.get('precision', 'fp32')} | "
                      f"{rec['train_subset'] or 50000:,} | {e['train_minutes']:.1f} | {e['eval']['clean_acc']:.1f} | "
-                     f"{e['eval']['pgd20_acc']:.1f} | {e['description']} |")
+                     f"{e['eval']['pgd20_acc']:.1f} | {r.description} |")
     lines.append("\nAdversarial training uses eps 8/255: FGSM-RS is FGSM with a uniform random start and step "
                  "1.25 eps (Wong, Rice & Kolter 2020); PGD-k uses k steps of 2.5 eps / k (Madry et al. 2018). "
                  "Optimiser: SGD with Nesterov momentum and a one-cycle schedule (AdamW for the ViT). "

@@ -39,12 +39,12 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in [
     # Ordered by importance: `train --all` trains them in this order.
-    Recipe("bb-preact-pgd", "backbone", "mini_preact_resnet", {"width": 24}, "pgd", epochs=16, lr=0.2, attack_steps=2,
-           seed=0, precision="bf16",
-           description="default backbone f: small PreActResNet, PGD-2 adversarial training (Madry et al. 2018)"),
     Recipe("bb-preact-fgsm", "backbone", "mini_preact_resnet", {"width": 24}, "fgsm_rs", epochs=20, lr=0.2, seed=0,
            precision="bf16",
-           description="robust backbone, same architecture, FGSM-RS adversarial training (Wong et al. 2020)"),
+           description="default backbone f: small PreActResNet, FGSM-RS adversarial training (Wong et al. 2020)"),
+    Recipe("bb-preact-pgd", "backbone", "mini_preact_resnet", {"width": 24}, "pgd", epochs=16, lr=0.2, attack_steps=2,
+           seed=0, precision="bf16",
+           description="robust backbone, the default's architecture, PGD-2 adversarial training (Madry et al. 2018)"),
     Recipe("clf-airnet", "classifier", "airnet", {}, "standard", epochs=16, lr=0.2, label_smoothing=0.2, seed=0,
            precision="bf16", description="clean classifier C (labels released images); standard training"),
     Recipe("tg-preact-fgsm-s1", "target", "mini_preact_resnet", {"width": 24}, "fgsm_rs", epochs=10, lr=0.2, seed=1,
