@@ -13,6 +13,7 @@ import sys
 
 import pandas as pd
 
+from ..paths import ZOO_DIR
 from .recipes import DEFAULT_BACKBONE, RECIPES
 from .registry import load, read_manifest, spec
 from .train import evaluate_accuracy, zoo_eval_set
@@ -24,6 +25,9 @@ THRESHOLDS = {
     "target-robust": (None, 30.0),
     "target-transformer": (None, 25.0),
 }
+#: Budgets from the zoo issue: minutes per model and in all, checkpoint MB per model and in all.
+MAX_MINUTES_EACH, MAX_MINUTES_TOTAL = 45.0, 240.0
+MAX_MB_EACH, MAX_MB_TOTAL = 20.0, 60.0
 
 
 def threshold_for(name: str, entry: dict) -> tuple[float | None, float | None]:
@@ -51,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         stored = entry["eval"]
         rows.append({
             "model": name, "role": spec(name).role, "training": entry["recipe"]["training"], "minutes": entry["train_minutes"],
+            "MB": (ZOO_DIR / entry["file"]).stat().st_size / 2**20,
             "clean": clean, "stored clean": stored["clean_acc"], "PGD-20": robust, "stored PGD-20": stored["pgd20_acc"],
             "re-measured within 1.5": abs(clean - stored["clean_acc"]) <= 1.5 and abs(robust - stored["pgd20_acc"]) <= 1.5,
             "threshold": " ".join(filter(None, [min_clean and f"clean>={min_clean:g}", min_rob and f"PGD>={min_rob:g}"])) or "-",
@@ -62,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nzoo: {len(table)} trained, total {table.minutes.sum():.0f} min; not trained: {', '.join(missing) or 'none'}")
     print(f"re-measured within 1.5 points: {int(table['re-measured within 1.5'].sum())}/{len(table)}; "
           f"thresholds met: {int(table['meets threshold'].sum())}/{len(table)}")
+    budgets = {
+        f"training minutes per model <= {MAX_MINUTES_EACH:g} (max {table.minutes.max():.1f})": table.minutes.max() <= MAX_MINUTES_EACH,
+        f"training minutes in all <= {MAX_MINUTES_TOTAL:g} ({table.minutes.sum():.1f})": table.minutes.sum() <= MAX_MINUTES_TOTAL,
+        f"checkpoint MB per model <= {MAX_MB_EACH:g} (max {table.MB.max():.2f})": table.MB.max() <= MAX_MB_EACH,
+        f"checkpoint MB in all <= {MAX_MB_TOTAL:g} ({table.MB.sum():.2f})": table.MB.sum() <= MAX_MB_TOTAL,
+    }
+    for text, ok in budgets.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {text}")
     return 0 if table["re-measured within 1.5"].all() else 1
 
 
