@@ -122,3 +122,40 @@ def test_committed_checkpoints_load_and_clean_accuracy_re_measures(name, cifar_r
     with torch.no_grad():
         acc = 100 * float(torch.cat([model(x[i:i + 500]).argmax(1) for i in range(0, len(y), 500)]).eq(y).float().mean())
     assert abs(acc - entry["eval"]["clean_acc"]) <= 1.5
+
+
+def test_budget_verdicts_flag_an_over_budget_zoo():
+    import pandas as pd
+
+    from mspd_core.zoo.check import budget_verdicts
+
+    within = budget_verdicts(pd.Series([30.0, 20.0]), pd.Series([2.0, 3.0]))
+    assert all(within.values())
+    too_slow = budget_verdicts(pd.Series([46.0]), pd.Series([1.0]))
+    assert [ok for ok in too_slow.values()] == [False, True, True, True]
+    too_big = budget_verdicts(pd.Series([10.0] * 3), pd.Series([21.0, 20.0, 20.0]))
+    assert [ok for ok in too_big.values()] == [True, True, False, False]
+
+
+def test_committed_zoo_is_within_its_budgets():
+    """The committed manifest and checkpoints respect the zoo issue's time and size budgets."""
+    import pandas as pd
+
+    from mspd_core.paths import ZOO_DIR
+    from mspd_core.zoo.check import budget_verdicts
+
+    manifest = registry.read_manifest()
+    minutes = pd.Series([e["train_minutes"] for e in manifest.values()])
+    megabytes = pd.Series([(ZOO_DIR / e["file"]).stat().st_size / 2**20 for e in manifest.values()])
+    verdicts = budget_verdicts(minutes, megabytes)
+    assert all(verdicts.values()), verdicts
+
+
+def test_committed_zoo_meets_its_stored_thresholds():
+    """Stored accuracies (re-measured by `make zoo-check`) meet the zoo issue's thresholds."""
+    from mspd_core.zoo.check import threshold_for
+
+    for name, entry in registry.read_manifest().items():
+        min_clean, min_robust = threshold_for(name, entry)
+        assert min_clean is None or entry["eval"]["clean_acc"] >= min_clean, name
+        assert min_robust is None or entry["eval"]["pgd20_acc"] >= min_robust, name

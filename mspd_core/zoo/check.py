@@ -30,6 +30,16 @@ MAX_MINUTES_EACH, MAX_MINUTES_TOTAL = 45.0, 240.0
 MAX_MB_EACH, MAX_MB_TOTAL = 20.0, 60.0
 
 
+def budget_verdicts(minutes: pd.Series, megabytes: pd.Series) -> dict[str, bool]:
+    """The zoo issue's budgets (training minutes, checkpoint sizes), each as text -> met."""
+    return {
+        f"training minutes per model <= {MAX_MINUTES_EACH:g} (max {minutes.max():.1f})": minutes.max() <= MAX_MINUTES_EACH,
+        f"training minutes in all <= {MAX_MINUTES_TOTAL:g} ({minutes.sum():.1f})": minutes.sum() <= MAX_MINUTES_TOTAL,
+        f"checkpoint MB per model <= {MAX_MB_EACH:g} (max {megabytes.max():.2f})": megabytes.max() <= MAX_MB_EACH,
+        f"checkpoint MB in all <= {MAX_MB_TOTAL:g} ({megabytes.sum():.2f})": megabytes.sum() <= MAX_MB_TOTAL,
+    }
+
+
 def threshold_for(name: str, entry: dict) -> tuple[float | None, float | None]:
     role = spec(name).role
     if role == "classifier":
@@ -67,12 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nzoo: {len(table)} trained, total {table.minutes.sum():.0f} min; not trained: {', '.join(missing) or 'none'}")
     print(f"re-measured within 1.5 points: {int(table['re-measured within 1.5'].sum())}/{len(table)}; "
           f"thresholds met: {int(table['meets threshold'].sum())}/{len(table)}")
-    budgets = {
-        f"training minutes per model <= {MAX_MINUTES_EACH:g} (max {table.minutes.max():.1f})": table.minutes.max() <= MAX_MINUTES_EACH,
-        f"training minutes in all <= {MAX_MINUTES_TOTAL:g} ({table.minutes.sum():.1f})": table.minutes.sum() <= MAX_MINUTES_TOTAL,
-        f"checkpoint MB per model <= {MAX_MB_EACH:g} (max {table.MB.max():.2f})": table.MB.max() <= MAX_MB_EACH,
-        f"checkpoint MB in all <= {MAX_MB_TOTAL:g} ({table.MB.sum():.2f})": table.MB.sum() <= MAX_MB_TOTAL,
-    }
+    budgets = budget_verdicts(table.minutes, table.MB)
     for text, ok in budgets.items():
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
     return 0 if table["re-measured within 1.5"].all() else 1
