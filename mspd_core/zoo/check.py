@@ -40,6 +40,17 @@ def budget_verdicts(minutes: pd.Series, megabytes: pd.Series) -> dict[str, bool]
     }
 
 
+def checkpoint_megabytes(entry: dict) -> float:
+    """Size of a manifest entry's checkpoint file in MB (MiB)."""
+    return (ZOO_DIR / entry["file"]).stat().st_size / 2**20
+
+
+def meets_threshold(name: str, entry: dict, clean: float, robust: float) -> bool:
+    """Whether clean / PGD-20 accuracies (percent) meet the threshold :func:`threshold_for` gives ``name``."""
+    min_clean, min_rob = threshold_for(name, entry)
+    return (min_clean is None or clean >= min_clean) and (min_rob is None or robust >= min_rob)
+
+
 def threshold_for(name: str, entry: dict) -> tuple[float | None, float | None]:
     role = spec(name).role
     if role == "classifier":
@@ -65,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         stored = entry["eval"]
         rows.append({
             "model": name, "role": spec(name).role, "training": entry["recipe"]["training"], "minutes": entry["train_minutes"],
-            "MB": (ZOO_DIR / entry["file"]).stat().st_size / 2**20,
+            "MB": checkpoint_megabytes(entry),
             "clean": clean, "stored clean": stored["clean_acc"], "PGD-20": robust, "stored PGD-20": stored["pgd20_acc"],
             "re-measured within 1.5": abs(clean - stored["clean_acc"]) <= 1.5 and abs(robust - stored["pgd20_acc"]) <= 1.5,
             "threshold": " ".join(filter(None, [min_clean and f"clean>={min_clean:g}", min_rob and f"PGD>={min_rob:g}"])) or "-",
-            "meets threshold": (min_clean is None or clean >= min_clean) and (min_rob is None or robust >= min_rob),
+            "meets threshold": meets_threshold(name, entry, clean, robust),
         })
     table = pd.DataFrame(rows)
     missing = [n for n in RECIPES if n not in manifest]

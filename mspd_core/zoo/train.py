@@ -124,10 +124,16 @@ def training_precision(recipe: Recipe, device: torch.device) -> contextlib.Abstr
     raise ValueError(f"unknown precision {recipe.precision!r}; known: fp32, bf16")
 
 
+def validation_metric(recipe: Recipe) -> str:
+    """What selects the best epoch: PGD-10 accuracy for adversarial recipes, clean accuracy otherwise."""
+    return "clean" if recipe.training == "standard" else f"PGD-{ZOO_VAL_PGD_STEPS}"
+
+
 def validation_score(recipe: Recipe, model: nn.Module, x: Tensor, y: Tensor) -> float:
-    """PGD-10 accuracy (adversarial recipes) or clean accuracy (standard) on the validation images."""
-    clean, robust = evaluate_accuracy(model, x, y, pgd_steps=ZOO_VAL_PGD_STEPS if recipe.training != "standard" else 0)
-    return robust if recipe.training != "standard" else clean
+    """The :func:`validation_metric` of ``model`` on the validation images, in percent."""
+    robust_metric = validation_metric(recipe) != "clean"
+    clean, robust = evaluate_accuracy(model, x, y, pgd_steps=ZOO_VAL_PGD_STEPS if robust_metric else 0)
+    return robust if robust_metric else clean
 
 
 def _update_manifest(name: str, entry: dict) -> None:
@@ -209,7 +215,7 @@ def train(recipe: Recipe, log=print) -> dict:
         "description": recipe.description,
         "train_minutes": round(minutes, 2),
         "selected_epoch": best[1],
-        "validation": ({"n": ZOO_VAL_N, "split": "test, disjoint from eval", "metric": "PGD-10" if recipe.training != "standard" else "clean",
+        "validation": ({"n": ZOO_VAL_N, "split": "test, disjoint from eval", "metric": validation_metric(recipe),
                         "accuracy": round(best[0], 2)} if recipe.select_best_epoch else None),
         "train_data": source,
         "eval": {"n": ZOO_EVAL_N, "seed": ZOO_EVAL_SEED, "split": "test", "attack": "PGD-20 Linf eps 8/255 step 2/255 (torchattacks)",
