@@ -178,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .paths import absolutize_user_paths
+
+    absolutize_user_paths()
     args = build_parser().parse_args(argv)
     return evaluate(args) if args.command == "evaluate" else run(args)
 

@@ -4,16 +4,21 @@
 
 Protected images are computed once per defense configuration and reused across attacks and
 targets. Every computed piece (released images, per-image attack outcomes) is cached on
-disk under a key derived from its full configuration, the models' SHA-256, the data indices
-and the package version: a rerun with the same parameters costs nothing, a changed
-parameter recomputes. ``shard=(i, n)`` computes only every n-th defense so that several
+disk under a key derived from its full configuration, the models' SHA-256, the data indices,
+a hash of the ``mspd_core`` sources that compute results, the torch version, the device type
+and the default dtype: a rerun with the same parameters and code costs nothing; a changed
+parameter, an edited algorithm or another device recomputes. Cached defense timings carry
+where and when they were measured (:func:`timing_provenance`), so a page can say so. ``shard=(i, n)`` computes only every n-th defense so that several
 machines can fill one cache folder.
 """
 from __future__ import annotations
 
+import datetime
+import functools
 import hashlib
 import json
 import os
+import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -105,9 +110,70 @@ def computation(config: Defense | Attack) -> dict:
     return {k: v for k, v in asdict(config).items() if k != "name"}
 
 
+#: Sources whose edits cannot change a computed result (presentation, claims, CLI, benchmark).
+_PRESENTATION = ("claims", "viz.py", "notebook.py", "cli.py", "bench.py", "experiments.py", "zoo/card.py", "zoo/check.py")
+
+
+def code_fingerprint(package_dir: Path | None = None) -> str:
+    """SHA-256 over the ``mspd_core`` sources that compute results (every ``.py`` but presentation)."""
+    root = Path(package_dir) if package_dir else Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(_PRESENTATION):
+            continue
+        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def _code_fingerprint_cached() -> str:
+    return code_fingerprint()
+
+
+def environment_fingerprint(device: str | torch.device) -> dict:
+    """What else can change a result: code, torch version, device type, default dtype."""
+    return {"code": _code_fingerprint_cached(), "torch": torch.__version__, "device": torch.device(device).type,
+            "dtype": str(torch.get_default_dtype()), "version": __version__}
+
+
 def cache_key(payload: dict) -> str:
     blob = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+#: Environment variable naming this build (set by scripts/run_notebooks.py): timings measured in
+#: another build are labelled with where and when they were measured.
+BUILD_ENV = "MSPD_BUILD_ID"
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def measurement_context(device: str | torch.device) -> dict:
+    """Where and when a timing is taken: device, CPU model or GPU name, threads, date, build id."""
+    dev = torch.device(device)
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{cpu_model()}, {torch.get_num_threads()} threads"
+    return {"device": dev.type, "where": where, "when": datetime.datetime.now().isoformat(timespec="minutes"),
+            "build": os.environ.get(BUILD_ENV, "")}
+
+
+def timing_provenance(context: dict | None) -> str:
+    """'this build' or 'cached: measured on <where>, <when>' for a timing's measurement context."""
+    if not context:
+        return "unknown (cached before timings were labelled)"
+    build = os.environ.get(BUILD_ENV, "")
+    if build and context.get("build") == build:
+        return f"this build ({context['where']})"
+    return f"cached: measured on {context['where']} ({context['device']}), {context['when']}"
 
 
 def _data_fingerprint(data: ImageSet) -> str:
@@ -146,8 +212,11 @@ def _batches(n: int, batch_size: int):
 
 
 def protect(defense: Defense, x: Tensor, y_true: Tensor, zoo: Zoo, eps: float = 8 / 255, seed: int = 0,
-            device: str | torch.device = "cpu", batch_size: int = 100, backbone: str | None = None) -> Tensor:
-    """Run one defense configuration (labels, method) on ``x`` in batches; returns float x_p (not yet released)."""
+            device: str | torch.device = "cpu", batch_size: int = 100, backbone: str | None = None,
+            batch_seconds: list[float] | None = None) -> Tensor:
+    """Run one defense configuration (labels, method) on ``x`` in batches; returns float x_p (not yet released).
+
+    When ``batch_seconds`` is a list, each batch's seconds per image (labels + defense) are appended."""
     if defense.method not in DEFENSE_METHODS:
         raise ValueError(f"unknown defense method {defense.method!r}; known: {', '.join(DEFENSE_METHODS)}")
     method = DEFENSE_METHODS[defense.method]
@@ -155,9 +224,12 @@ def protect(defense: Defense, x: Tensor, y_true: Tensor, zoo: Zoo, eps: float = 
     clf = load_cached(zoo.classifier, device) if defense.labels == "decouple" else None
     out = []
     for i, sl in _batches(x.shape[0], batch_size):
+        start = time.perf_counter()
         xb = x[sl].to(device)
         yb = defense_labels(xb, defense.labels, bb, clf, y_true[sl].to(device))
         out.append(method(bb, xb, yb, eps=eps, seed=seed + i, **defense.params).detach().cpu())
+        if batch_seconds is not None:
+            batch_seconds.append((time.perf_counter() - start) / xb.shape[0])
     return torch.cat(out)
 
 
@@ -184,13 +256,19 @@ def post_process(defense: Defense, x_rel: Tensor, y_true: Tensor, zoo: Zoo, eps:
     raise ValueError(f"unknown post-processing {defense.post!r}; valid: reversion, jpeg")
 
 
-def release_key(defense: Defense, data: ImageSet, zoo: Zoo, eps: float, seed: int, quantize: bool) -> str:
-    """Cache key of one defense's released images: configuration, model hashes, data indices, version."""
-    return cache_key({"kind": "release", "defense": computation(defense), "eps": eps, "seed": seed, "quantize": quantize,
+def release_key(defense: Defense, data: ImageSet, zoo: Zoo, eps: float, seed: int, quantize: bool,
+                batch_size: int = 100, device: str | torch.device = "cpu") -> str:
+    """Cache key of one defense's released images: configuration, model hashes, data indices, batch size
+    (it sets the per-batch seeds), code hash, torch version, device type and dtype."""
+    config = computation(defense)
+    config["backbone"] = None  # named by its fingerprint below: "via the default backbone" == the default
+    if config["post_backbone"] == (defense.backbone or zoo.backbone):
+        config["post_backbone"] = None
+    return cache_key({"kind": "release", "defense": config, "eps": eps, "seed": seed, "quantize": quantize,
                       "zoo": {"classifier": model_fingerprint(zoo.classifier),
                               "backbone": model_fingerprint(defense.backbone or zoo.backbone),
-                              "post_backbone": model_fingerprint(defense.post_backbone) if defense.post_backbone else None},
-                      "data": _data_fingerprint(data), "version": __version__})
+                              "post_backbone": model_fingerprint(config["post_backbone"]) if config["post_backbone"] else None},
+                      "data": _data_fingerprint(data), "batch_size": batch_size, "env": environment_fingerprint(device)})
 
 
 def released_images(defense: Defense, data: ImageSet, zoo: Zoo, eps: float = 8 / 255, seed: int = 0,
@@ -198,19 +276,22 @@ def released_images(defense: Defense, data: ImageSet, zoo: Zoo, eps: float = 8 /
                     cache: ResultCache | None = None) -> dict:
     """Released (and post-processed) images of one defense with quality metrics and seconds per image; cached."""
     cache = cache or ResultCache()
-    key = release_key(defense, data, zoo, eps, seed, quantize)
+    key = release_key(defense, data, zoo, eps, seed, quantize, batch_size, device)
     hit = cache.get(key)
     if hit is not None:
         return hit
     x = check_images(data.x, "data.x")
+    context = measurement_context(device)
     start = time.perf_counter()
-    x_p = protect(defense, x, data.y, zoo, eps, seed, device, batch_size)
+    batch_seconds: list[float] = []
+    x_p = protect(defense, x, data.y, zoo, eps, seed, device, batch_size, batch_seconds=batch_seconds)
     seconds = time.perf_counter() - start
     x_rel = release(x_p, x, eps) if quantize else x_p
     x_eval = post_process(defense, x_rel, data.y, zoo, eps, seed, device, batch_size)
     lp = lpips_distance(x_eval, x)
     result = {
         "x_eval": x_eval, "x_released": x_rel, "seconds_per_image": seconds / x.shape[0],
+        "batch_seconds": torch.tensor(batch_seconds, dtype=torch.float64), "timed": context,
         "l2": float(l2_distance(x_eval, x).mean()), "linf": float(linf_distance(x_eval, x).mean()),
         "linf_max": float(linf_distance(x_eval, x).max()),
         "ssim": float(ssim(x_eval, x).mean()), "lpips": float(np.mean(lp)) if lp is not None else float("nan"),
@@ -226,7 +307,7 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
     cache = cache or ResultCache()
     key = cache_key({"kind": "attack", "attack": computation(attack), "target": model_fingerprint(target),
                      "surrogate": model_fingerprint(attack.surrogate) if attack.surrogate else None,
-                     "release": release_key, "seed": seed, "version": __version__})
+                     "release": release_key, "seed": seed, "batch_size": batch_size, "env": environment_fingerprint(device)})
     hit = cache.get(key)
     if hit is not None:
         return hit
@@ -268,7 +349,7 @@ def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str],
     bar = tqdm(total=len(cells), desc="grid", disable=not progress)
     for d in chosen:
         rel = released_images(d, data, zoo, eps, seed, device, batch_size, quantize, store)
-        rkey = release_key(d, data, zoo, eps, seed, quantize)
+        rkey = release_key(d, data, zoo, eps, seed, quantize, batch_size, device)
         for a in attacks:
             for t in targets:
                 bar.set_postfix_str(f"{d.name} | {a.name} | {t}")
@@ -280,6 +361,8 @@ def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str],
                     "acc": 100 * acc.value, "ci_low": 100 * acc.low, "ci_high": 100 * acc.high,
                     "l2": rel["l2"], "linf": rel["linf"], "ssim": rel["ssim"], "lpips": rel["lpips"],
                     "sec_per_image": rel["seconds_per_image"], "attack_seconds": out["seconds"], "per_image": c,
+                    "batch_seconds": rel.get("batch_seconds", torch.tensor([])).numpy(),
+                    "timed": timing_provenance(rel.get("timed")),
                 })
                 bar.update()
     bar.close()
@@ -301,6 +384,6 @@ def _paired_p_values(table: pd.DataFrame, ref: str | None) -> list[float]:
 
 def format_table(table: pd.DataFrame) -> pd.DataFrame:
     """Human-readable view: 'acc [ci]' strings, p-values, quality metrics; drops per-image vectors."""
-    view = table.drop(columns=["per_image"], errors="ignore").copy()
+    view = table.drop(columns=["per_image", "batch_seconds"], errors="ignore").copy()
     view["accuracy (95% CI)"] = [f"{a:.1f} [{lo:.1f}, {hi:.1f}]" for a, lo, hi in zip(view.acc, view.ci_low, view.ci_high)]
     return view

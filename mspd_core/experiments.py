@@ -27,29 +27,37 @@ class Setup:
     """Everything a table notebook needs: session, data, zoo."""
 
     session: Session
-    data: ImageSet
+    data: ImageSet  # the paired subset (profile.n_images)
+    data_large: ImageSet  # the large sample (profile.n_large): cheap claims
     zoo: Zoo
 
     @property
     def profile(self) -> Profile:
         return self.session.profile
 
-    def grid(self, defenses: list[Defense], attacks: list[Attack], targets: list[str] | None = None, **kwargs) -> pd.DataFrame:
-        """run_grid on this set-up's data, zoo, seed, device and batch size (no progress bar: pages show results)."""
+    def grid(self, defenses: list[Defense], attacks: list[Attack], targets: list[str] | None = None, large: bool = False,
+             **kwargs) -> pd.DataFrame:
+        """run_grid on this set-up's paired subset (or, ``large=True``, the large sample), zoo, seed, device
+        and batch size (no progress bar: pages show results)."""
         kwargs.setdefault("progress", False)
-        return run_grid(defenses, attacks, list(targets or self.zoo.targets[:1]), self.data, self.zoo,
-                        seed=self.session.seed, device=self.session.device, batch_size=self.profile.batch_size, **kwargs)
+        return run_grid(defenses, attacks, list(targets or self.zoo.targets[:1]), self.data_large if large else self.data,
+                        self.zoo, seed=self.session.seed, device=self.session.device, batch_size=self.profile.batch_size,
+                        **kwargs)
 
     def describe(self) -> str:
-        z = self.zoo
+        z, p = self.zoo, self.profile
         return (f"{self.session.describe()}. Zoo: classifier `{z.classifier}`, backbone `{z.backbone}`, "
-                f"targets {', '.join(f'`{t}`' for t in z.targets)}.")
+                f"targets {', '.join(f'`{t}`' for t in z.targets)}. Samples: claims that involve only MSPD, Fast "
+                f"Preemption, No Pre. and cheap ablations use **{len(self.data_large)}** images; claims that need slow "
+                f"rows (Bi-Level/UnAdv with {p.baseline_epochs} iterations, PGD inner walks) use the paired subset of "
+                f"**{len(self.data)}** (a class-balanced subset of the same draw: the same images, paired).")
 
 
 def setup(session: Session) -> Setup:
-    """Load the shared evaluation subset and the profile's zoo."""
+    """Load the shared evaluation subset, the large sample and the profile's zoo."""
     p = session.profile
-    return Setup(session, evaluation_subset(p.n_images, session.seed), zoo_for(p.zoo, p.n_targets))
+    return Setup(session, evaluation_subset(p.n_images, session.seed), evaluation_subset(p.n_large, session.seed),
+                 zoo_for(p.zoo, p.n_targets))
 
 
 # ---- defenses (paper names) -------------------------------------------------------------
@@ -85,13 +93,23 @@ def main_defenses(profile: Profile) -> list[Defense]:
 
 # ---- attacks ------------------------------------------------------------------------------
 
-def autoattack(profile: Profile, norm: str = "Linf", eps: float | None = None, name: str | None = None) -> Attack:
-    """AutoAttack standard (paper profile) or the profile's cheaper APGD subset; the name says which."""
-    eps = (LINF_EPS if norm == "Linf" else L2_EPS) if eps is None else eps
+ATTACK_LABELS = {"apgd-ce": "APGD-CE", "apgd-dlr": "APGD-DLR", "apgd-t": "APGD-T", "fab-t": "FAB-T", "square": "Square"}
+
+
+def autoattack_label(profile: Profile) -> str:
+    """What ran: "AA" for AutoAttack standard, else the attacks by name (e.g. "APGD-CE + APGD-DLR")."""
     if profile.autoattack_version == "standard":
-        return Attack(name or f"AA {norm}", "autoattack", {"eps": eps, "norm": norm, "version": "standard"})
-    return Attack(name or f"AA {norm}", "autoattack",
-                  {"eps": eps, "norm": norm, "version": "custom", "attacks": profile.autoattack_attacks})
+        return "AA"
+    return " + ".join(ATTACK_LABELS.get(a, a) for a in profile.autoattack_attacks)
+
+
+def autoattack(profile: Profile, norm: str = "Linf", eps: float | None = None, name: str | None = None) -> Attack:
+    """AutoAttack standard (paper profile) or the profile's cheaper APGD subset; the name says which ran."""
+    eps = (LINF_EPS if norm == "Linf" else L2_EPS) if eps is None else eps
+    label = name or f"{autoattack_label(profile)} {norm}"
+    if profile.autoattack_version == "standard":
+        return Attack(label, "autoattack", {"eps": eps, "norm": norm, "version": "standard"})
+    return Attack(label, "autoattack", {"eps": eps, "norm": norm, "version": "custom", "attacks": profile.autoattack_attacks})
 
 
 def autoattack_rand(profile: Profile) -> Attack:
@@ -107,9 +125,11 @@ def describe_attack(attack: Attack) -> str:
     """One line saying exactly which attack configuration ran."""
     p = attack.params
     if attack.method == "autoattack":
-        which = (", ".join(p["attacks"]) + " (standard settings, a subset of its attacks)") if p.get("version") == "custom" else f"version '{p.get('version')}'"
+        which = (" + ".join(ATTACK_LABELS.get(a, a) for a in p["attacks"]) + " from the official AutoAttack with its standard "
+                 "per-attack settings (one restart, 100 iterations); not the standard suite (APGD-CE, APGD-T, FAB-T, Square)"
+                 if p.get("version") == "custom" else f"version '{p.get('version')}'")
         extra = f", EOT {p['eot_iter']}" if "eot_iter" in p else ""
-        return f"{attack.name}: official AutoAttack (pyautoattack), {which}, {p.get('norm', 'Linf')} eps {_eps(p)}{extra}"
+        return f"{attack.name}: {which} (pyautoattack), {p.get('norm', 'Linf')} eps {_eps(p)}{extra}"
     if attack.method == "none":
         return f"{attack.name}: no attack (accuracy on the released images)"
     details = ", ".join(f"{k}={_fmt(v)}" for k, v in p.items())
@@ -181,3 +201,31 @@ def quality_table(table: pd.DataFrame) -> pd.DataFrame:
     q = table.drop_duplicates("defense").set_index("defense")[["sec_per_image", "l2", "linf", "ssim", "lpips"]].copy()
     q["lpips"] = [("unavailable" if np.isnan(v) else f"{v:.4f}") for v in q.lpips]
     return q.rename(columns={"sec_per_image": "s / image", "linf": "L-inf (mean)", "l2": "L2 (mean)"})
+
+
+# ---- what the claims engine needs from a grid ----------------------------------------------------
+
+def outcomes(table: pd.DataFrame, defense: str, attack: str, target: str | None = None) -> np.ndarray:
+    """Per-image boolean outcomes of one (defense, attack[, target]) cell of a grid."""
+    t = table[(table.defense == defense) & (table.attack == attack)]
+    if target is not None:
+        t = t[t.target == target]
+    if len(t) != 1:
+        raise ValueError(f"expected one cell for ({defense!r}, {attack!r}, {target!r}); found {len(t)}")
+    return np.asarray(t.per_image.iloc[0], dtype=bool)
+
+
+def batch_times(table: pd.DataFrame, defense: str) -> np.ndarray:
+    """Per-batch seconds per image of one defense (for time-ratio claims)."""
+    return np.asarray(table[table.defense == defense].batch_seconds.iloc[0], dtype=float)
+
+
+def seconds_column(table: pd.DataFrame) -> pd.Series:
+    """Seconds per image by defense, formatted, for a table beside the paper's."""
+    return table.drop_duplicates("defense").set_index("defense").sec_per_image.map("{:.3f}".format)
+
+
+def timing_note(*tables: pd.DataFrame) -> str:
+    """Where the defense timings on a page were measured (this build, or cached from another)."""
+    seen = list(dict.fromkeys(v for t in tables if "timed" in t for v in t.timed))
+    return "Defense timings: " + "; ".join(seen) + "." if seen else ""

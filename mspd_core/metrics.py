@@ -136,7 +136,14 @@ def subspace_energy(vectors: Tensor, bases: Tensor) -> Tensor:
     return (inside / v.pow(2).sum(1).clamp_min(1e-30)).float()
 
 
+def effective_ranks(directions: Tensor) -> Tensor:
+    """Per image, the effective rank of its N per-copy update directions (Lemma 3); directions: (N, n, ...)."""
+    s = torch.linalg.svdvals(directions.flatten(2).transpose(0, 1).double())  # (n, min(N, d)), batched
+    p = s / s.sum(dim=1, keepdim=True).clamp_min(1e-30)
+    entropy = -(p * p.clamp_min(1e-300).log()).sum(dim=1)
+    return torch.exp(entropy).float()
+
+
 def mean_effective_rank(directions: Tensor) -> float:
     """Mean over images of the effective rank of the N per-copy update directions; directions: (N, n, ...)."""
-    per_image = directions.flatten(2).transpose(0, 1)  # (n, N, d)
-    return float(sum(effective_rank(d) for d in per_image) / per_image.shape[0])
+    return float(effective_ranks(directions).mean())

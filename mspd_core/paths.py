@@ -29,3 +29,29 @@ def cache_dir() -> Path:
 def robustbench_dir() -> Path:
     """Where RobustBench checkpoints are looked for (``$MSPD_ROBUSTBENCH_DIR``, else cache/robustbench)."""
     return Path(os.environ.get(ROBUSTBENCH_ENV) or cache_dir() / "robustbench")
+
+#: Environment variables that name user paths (resolved once against the caller's directory).
+USER_PATH_ENVS = (CIFAR10_ENV, CACHE_ENV, ROBUSTBENCH_ENV, ZOO_ENV)
+
+
+def absolutize_user_paths(base: str | os.PathLike | None = None) -> dict[str, str]:
+    """Rewrite relative paths in :data:`USER_PATH_ENVS` as absolute ones, resolved against ``base``
+    (default: the directory the command was typed in, ``$PWD`` where it names the current directory,
+    else ``os.getcwd()``). Call once, before anything changes directory (papermill runs notebooks in
+    ``notebooks/``). Returns what was rewritten."""
+    here = Path(base) if base is not None else _invocation_dir()
+    changed = {}
+    for name in USER_PATH_ENVS:
+        value = os.environ.get(name)
+        if value and not Path(value).expanduser().is_absolute():
+            os.environ[name] = changed[name] = str((here / Path(value).expanduser()).resolve())
+        elif value and value.startswith("~"):
+            os.environ[name] = changed[name] = str(Path(value).expanduser())
+    return changed
+
+
+def _invocation_dir() -> Path:
+    pwd = os.environ.get("PWD")
+    if pwd and Path(pwd).is_dir() and Path(pwd).resolve() == Path.cwd().resolve():
+        return Path(pwd)
+    return Path.cwd()

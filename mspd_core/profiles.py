@@ -15,8 +15,9 @@ class Profile:
 
     name: str
     zoo: str  # "embedded" (trained here, offline) or "robustbench" (paper models, network)
-    n_images: int  # size of the shared class-balanced evaluation subset
-    batch_size: int
+    n_images: int  # the paired subset: claims that need slow rows (Bi-Level/UnAdv(100), PGD inner walks)
+    n_large: int  # the large sample: claims that involve only MSPD / Fast Preemption / No Pre. / cheap ablations
+    batch_size: int  # also the timing unit: time ratios need >= 2 batches on each side
     baseline_epochs: int  # outer iterations of UnAdv / Bi-Level ("100" in the paper)
     autoattack_version: str  # "standard" or a cheaper "custom" list on small profiles
     autoattack_attacks: tuple[str, ...]  # used when autoattack_version == "custom"
@@ -30,19 +31,19 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", zoo="embedded", n_images=10, batch_size=10, baseline_epochs=3,
+        name="smoke", zoo="embedded", n_images=10, n_large=20, batch_size=5, baseline_epochs=3,
         autoattack_version="custom", autoattack_attacks=("apgd-ce",), square_queries=50,
         eot_samples=2, aa_rand_eot=2, pgd_steps=5, n_targets=2,
         description="seconds per notebook; CI runs every notebook with it",
     ),
     "cpu": Profile(
-        name="cpu", zoo="embedded", n_images=100, batch_size=100, baseline_epochs=100,
+        name="cpu", zoo="embedded", n_images=100, n_large=500, batch_size=50, baseline_epochs=100,
         autoattack_version="custom", autoattack_attacks=("apgd-ce", "apgd-dlr"),
         square_queries=1000, eot_samples=5, aa_rand_eot=2, pgd_steps=20, n_targets=None,
         description="embedded zoo on a 2-core CPU, no network; the published book",
     ),
     "paper": Profile(
-        name="paper", zoo="robustbench", n_images=1000, batch_size=250, baseline_epochs=100,
+        name="paper", zoo="robustbench", n_images=1000, n_large=1000, batch_size=250, baseline_epochs=100,
         autoattack_version="standard", autoattack_attacks=(), square_queries=5000,
         eot_samples=20, aa_rand_eot=20, pgd_steps=20, n_targets=None,
         description="RobustBench models, 1,000 images, GPU and network (the paper's scale)",

@@ -53,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    from mspd_core.evaluate import BUILD_ENV
+    from mspd_core.paths import absolutize_user_paths
     from mspd_core.profiles import get_profile
+
+    absolutize_user_paths()  # MSPD_CIFAR10=../shared/... means: relative to where the command was typed
 
     get_profile(args.profile)  # fail fast, naming the valid profiles
     names = args.names or notebook_names()
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.names:  # a full run starts with no claims: the summary shows only this build's
         shutil.rmtree(claims, ignore_errors=True)
     os.environ["MSPD_CLAIMS_DIR"] = str(claims)
+    os.environ.setdefault(BUILD_ENV, f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
     timings = {}
     for name in names:
         print(f"[notebooks] {name} (profile {args.profile}) ...", flush=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,4 +43,4 @@ def cifar_root() -> str:
     root = os.environ.get("MSPD_CIFAR10")
     if not root:
         pytest.skip("no local CIFAR-10 copy (set MSPD_CIFAR10)")
-    return root
+    return str(Path(root).resolve())

@@ -104,3 +104,61 @@ def test_wilson_and_mcnemar():
     assert accuracy(np.ones(10, bool)).value == 1.0
     assert mcnemar_exact(np.ones(20, bool), np.zeros(20, bool)) < 1e-5
     assert mcnemar_exact(np.ones(5, bool), np.ones(5, bool)) == 1.0
+
+
+def test_changing_a_source_byte_changes_the_cache_key(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    pkg = tmp_path / "mspd_core"
+    shutil.copytree(Path(evaluate.__file__).parent, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    before = evaluate.code_fingerprint(pkg)
+    smoothing = pkg / "smoothing.py"
+    smoothing.write_bytes(smoothing.read_bytes() + b" ")
+    assert evaluate.code_fingerprint(pkg) != before
+    # presentation code does not invalidate results
+    claims = pkg / "claims" / "stats.py"
+    after = evaluate.code_fingerprint(pkg)
+    claims.write_bytes(claims.read_bytes() + b"\n")
+    assert evaluate.code_fingerprint(pkg) == after
+
+
+def test_cache_key_names_code_torch_device_and_dtype(fake_zoo, data, monkeypatch):
+    d = DEFENSES[1]
+    cpu = evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "cpu")
+    assert evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "meta") != cpu
+    monkeypatch.setattr(evaluate, "_code_fingerprint_cached", lambda: "edited")
+    assert evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "cpu") != cpu
+    monkeypatch.undo()
+    monkeypatch.setattr(evaluate, "load_cached", lambda name, device="cpu": MODELS[name])
+    monkeypatch.setattr(evaluate, "model_fingerprint", lambda name: f"tiny:{name}")
+    real = torch.__version__
+    monkeypatch.setattr(evaluate.torch, "__version__", "0.0-other")
+    assert evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "cpu") != cpu
+    # naming the default backbone explicitly is the same computation
+    same = Defense("MSPD via bb", "mcgs", {"n_samples": 2}, backbone="bb")
+    monkeypatch.setattr(evaluate.torch, "__version__", real)
+    assert evaluate.release_key(same, data, fake_zoo, 8 / 255, 0, True, 4, "cpu") == cpu
+
+
+def test_cached_timings_say_where_and_when(fake_zoo, data, tmp_path, monkeypatch):
+    cache = ResultCache(tmp_path)
+    monkeypatch.setenv(evaluate.BUILD_ENV, "build-1")
+    t1 = run_grid(DEFENSES[:2], ATTACKS[:1], ["t1"], data, fake_zoo, batch_size=4, cache=cache, progress=False)
+    assert all(v.startswith("this build") for v in t1.timed)
+    assert len(t1[t1.defense == "MSPD"].batch_seconds.iloc[0]) == 3  # 12 images in batches of 4
+    monkeypatch.setenv(evaluate.BUILD_ENV, "build-2")
+    t2 = run_grid(DEFENSES[:2], ATTACKS[:1], ["t1"], data, fake_zoo, batch_size=4, cache=cache, progress=False)
+    assert all(v.startswith("cached: measured on") for v in t2.timed)
+
+
+@pytest.mark.parametrize("method", ["cw", "square", "pgd", "eot_pgd"])
+def test_attack_budget_is_around_its_input(method, data):
+    """The attack's eps-ball is centred on the image it is given (the release x_p), and stays in [0, 1]."""
+    model = MODELS["t1"]
+    x_p = (data.x + 4 / 255 * torch.sign(torch.randn_like(data.x))).clamp(0, 1)
+    params = {"cw": {"steps": 3}, "square": {"n_queries": 20}, "pgd": {"steps": 3}, "eot_pgd": {"steps": 2, "eot_iter": 2}}[method]
+    eps = 8 / 255
+    x_adv = evaluate.ATTACK_METHODS[method](model, x_p, data.y, eps=eps, seed=0, **params)
+    assert (x_adv - x_p).abs().max() <= eps + 1e-6
+    assert x_adv.min() >= 0 and x_adv.max() <= 1

@@ -1,0 +1,13 @@
+"""The paper's claims: a registry declared before any result, the statistics, and the verdicts.
+
+Each chapter measures per-image outcomes and calls ``check(key, ...)`` for the claims it owns
+(see :mod:`.registry`), then ``record(notebook, outcomes, profile)``; the summary page reads
+them back with ``load_all()``. Claims live next to the executed notebooks
+(``$MSPD_CLAIMS_DIR``, set by ``scripts/run_notebooks.py``), so the summary can only show what
+this build computed.
+"""
+from .engine import VERDICTS, Outcome, check, claims_dir, format_effect, load_all, paired_values, record, summary_counts, table
+from .registry import REGISTRY, ClaimSpec, claims_of, get_spec
+
+__all__ = ["VERDICTS", "Outcome", "check", "claims_dir", "format_effect", "load_all", "paired_values", "record",
+           "summary_counts", "table", "REGISTRY", "ClaimSpec", "claims_of", "get_spec"]

@@ -1,0 +1,158 @@
+"""The claims registry: every claim of the papers this book checks, declared before any result.
+
+Each :class:`ClaimSpec` fixes the statement, the paper's effect, the comparison and its test,
+the equivalence margin where there is one, and which sample it is measured on. Notebooks only
+pass their per-image outcomes to :func:`mspd_core.claims.check`; they never choose a criterion.
+
+Comparisons (``comparison``):
+
+- ``paired_accuracy``: accuracy of a minus accuracy of b on the same images (points), exact McNemar;
+- ``equivalence``: the same difference, TOST against ``margin`` points;
+- ``bootstrap``: a per-image (or per-unit) paired measurement, percentile bootstrap;
+- ``time_ratio``: seconds per image of the slow method over the fast one, per-batch timings;
+- ``ordering``: every part must hold (intersection-union); parts are ``part_comparison``.
+
+Samples (``sample``): ``"large"`` = the profile's ``n_large`` images (claims that involve only
+MSPD, Fast Preemption, No Pre. and cheap ablations: 500 in the ``cpu`` profile);
+``"paired subset"`` = the profile's ``n_images`` (claims that need Bi-Level/UnAdv with 100
+outer iterations or other slow rows: 100 in the ``cpu`` profile).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COMPARISONS = ("paired_accuracy", "equivalence", "bootstrap", "time_ratio", "ordering", "untestable")
+SAMPLES = ("large", "paired subset", "pairs", "none")
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    key: str
+    statement: str
+    source: str  # where the paper says it
+    notebook: str  # the chapter that measures it
+    comparison: str
+    paper_text: str  # the paper's numbers, as the paper gives them
+    paper_effect: float | None = None  # in the comparison's unit; None = the paper states a direction only
+    unit: str = "points"
+    margin: float | None = None  # equivalence margin, points
+    part_comparison: str | None = None  # for "ordering"
+    pass_count_ratio: float | None = None  # for "time_ratio": what the forward/backward pass counts imply
+    sample: str = "large"
+    untestable_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.comparison not in COMPARISONS:
+            raise ValueError(f"{self.key}: comparison must be one of {COMPARISONS}")
+        if self.sample not in SAMPLES:
+            raise ValueError(f"{self.key}: sample must be one of {SAMPLES}")
+        if self.comparison == "equivalence" and not self.margin:
+            raise ValueError(f"{self.key}: an equivalence claim needs a margin declared here")
+        if self.comparison == "ordering" and self.part_comparison not in ("paired_accuracy", "bootstrap"):
+            raise ValueError(f"{self.key}: an ordering claim needs part_comparison paired_accuracy or bootstrap")
+        if self.comparison == "untestable" and not self.untestable_reason:
+            raise ValueError(f"{self.key}: say why it is not testable here")
+
+
+#: MCGS: 2 epochs x N = 20 copies x K = 1 step = 40 forward+backward passes per image.
+MCGS_PASSES = 2 * 20 * 1
+#: Bi-Level(100): 100 outer iterations x (PGD-20 + one gradient step) = 2,100 passes per image.
+BILEVEL_PASSES = 100 * (20 + 1)
+
+_SPECS = [
+    # ---- Table IV -------------------------------------------------------------------------
+    ClaimSpec("t4_mspd_vs_bilevel", "MSPD gives higher robust accuracy than Bi-Level on an unseen target (AutoAttack L-inf)",
+              "MSPD Table IV", "table04_main", "paired_accuracy", "86.3 vs 82.2", 4.1, sample="paired subset"),
+    ClaimSpec("t4_mspd_vs_none", "MSPD raises robust accuracy over no defense (AutoAttack L-inf)",
+              "MSPD Table IV", "table04_main", "paired_accuracy", "86.3 vs 74.0", 12.3),
+    ClaimSpec("t4_clean", "MSPD's releases keep (and raise) the target's clean accuracy over the originals",
+              "MSPD Table IV", "table04_main", "paired_accuracy", "95.9 vs 93.9", 2.0),
+    ClaimSpec("t4_speed", "MSPD is faster than Bi-Level per image", "MSPD Table IV", "table04_main", "time_ratio",
+              "0.02 s vs 33.92 s per image (1696x)", 33.92 / 0.02, unit="x",
+              pass_count_ratio=BILEVEL_PASSES / MCGS_PASSES, sample="paired subset"),
+    ClaimSpec("t4_imagenet", "ImageNet: MSPD beats Bi-Level (Table IV, ImageNet rows)", "MSPD Table IV", "table04_main",
+              "untestable", "78.2 vs 71.6", 6.6, sample="none",
+              untestable_reason="needs ImageNet and RobustBench ImageNet models (download, GPU)"),
+    # ---- Table V ----------------------------------------------------------------------------
+    ClaimSpec("t5_vs_bilevel2", "At an equal 2-epoch budget MSPD beats Bi-Level (AutoAttack L-inf)",
+              "MSPD Table V", "table05_budget_matched", "paired_accuracy", "86.3 vs 80.5", 5.8),
+    ClaimSpec("t5_vs_cascade2", "At an equal 2-epoch budget MSPD beats the UnAdv + Bi-Level cascade (AutoAttack L-inf)",
+              "MSPD Table V", "table05_budget_matched", "paired_accuracy", "86.3 vs 80.9", 5.4),
+    # ---- Table VI ---------------------------------------------------------------------------
+    ClaimSpec("t6_best_every_attack", "MSPD has the highest robust accuracy under every attack (vs No Pre., UnAdv, Bi-Level)",
+              "MSPD Table VI", "table06_attacks", "ordering", "7 of 7 attacks; smallest margin +2.1 (CW, vs Bi-Level)", 2.1,
+              part_comparison="paired_accuracy", sample="paired subset"),
+    ClaimSpec("t6_diffpure", "MSPD beats DiffPure (Tables VI-VII)", "MSPD Table VI", "table06_attacks", "untestable",
+              "86.3 vs 79.4", 6.9, sample="none", untestable_reason="needs a pretrained diffusion model (download)"),
+    # ---- Table VII --------------------------------------------------------------------------
+    ClaimSpec("t7_avg_targets", "MSPD's robust accuracy beats Bi-Level's on average over unseen targets",
+              "MSPD Table VII", "table07_targets", "bootstrap", "78.3 vs 73.1 (10 targets)", 5.2, sample="paired subset"),
+    # ---- Table IX ---------------------------------------------------------------------------
+    ClaimSpec("t9_smoothing", "Gradient smoothing (N = 20) improves the 2-epoch cascade (PGD)", "MSPD Table IX",
+              "table09_epochs_smoothing", "paired_accuracy", "88.1 vs 87.4", 0.7),
+    ClaimSpec("t9_fb_vs_f", "The FB cascade beats a single forward epoch (PGD, N = 20)", "MSPD Table IX",
+              "table09_epochs_smoothing", "paired_accuracy", "88.1 vs 86.5", 1.6),
+    # ---- Table X ----------------------------------------------------------------------------
+    ClaimSpec("t10_white_reversion", "White-box reversion lowers each 2-epoch defense's robust accuracy (AutoAttack L-inf)",
+              "MSPD Table X", "table10_reversion", "ordering", "UnAdv -2.0, Bi-Level -6.9, MSPD -10.1 points", 2.0,
+              part_comparison="paired_accuracy"),
+    ClaimSpec("t10_lpips", "Perceptual quality: LPIPS of MSPD releases", "MSPD Table X", "table10_reversion", "untestable",
+              "0.0061", None, unit="", sample="none",
+              untestable_reason="LPIPS needs AlexNet weights (download); SSIM is reported instead"),
+    # ---- Table XI / Lemma 1 -----------------------------------------------------------------
+    ClaimSpec("l1_alignment_predicts", "Lemma 1: backbone-target gradient alignment predicts protection (Spearman rho > 0)",
+              "MSPD Lemma 1", "lemma1_alignment", "bootstrap", "holds (proof)", None, unit="rho", sample="pairs"),
+    ClaimSpec("t11_robust_aligns", "A robust backbone's input gradients align with the target's more than a non-robust one's",
+              "MSPD Table XI", "lemma1_alignment", "bootstrap", "grad sim 0.2093 vs 0.0124 (WRN-28-10)", 0.197, unit="cosine"),
+    # ---- Lemmas 2-4 -------------------------------------------------------------------------
+    ClaimSpec("l2_forward_lowers_more", "Lemma 2: one forward epoch lowers the backbone loss more than one backward epoch",
+              "MSPD Lemma 2", "lemma2_forward_backward", "bootstrap", "holds (proof)", None, unit="CE"),
+    ClaimSpec("l3_energy", "Lemma 3: backward updates put more energy in the targets' shared gradient subspace",
+              "MSPD Lemma 3", "lemma3_shared_subspace", "bootstrap", "holds (proof)", None, unit="energy fraction"),
+    ClaimSpec("l3_rank", "Lemma 3: backward update directions spread over more dimensions than forward ones",
+              "MSPD Lemma 3", "lemma3_shared_subspace", "bootstrap", "holds (proof)", None, unit="effective rank"),
+    ClaimSpec("l4_order", "Lemma 4: reversion error white < gray < black", "MSPD Lemma 4", "lemma4_reversion", "ordering",
+              "holds (proof)", None, unit="relative L2 error", part_comparison="bootstrap"),
+    ClaimSpec("l4_jpeg", "JPEG distorts without reverting: the JPEG'd release is no closer to the original (error > 1)",
+              "MSPD Lemma 4 / Table X", "lemma4_reversion", "bootstrap", "holds (discussion)", None, unit="relative L2 error - 1"),
+    # ---- Table XII --------------------------------------------------------------------------
+    ClaimSpec("t12_decouple_clean", "Decoupling (a separate clean classifier labels) raises clean accuracy over coupling",
+              "MSPD Table XII", "table12_pipeline", "paired_accuracy", "95.9 vs 91.0", 4.9),
+    # ---- Table XIII -------------------------------------------------------------------------
+    ClaimSpec("t13_single_copy_matches_pgd", "With one copy, a single smoothing step matches PGD-20 inner steps (PGD)",
+              "MSPD Table XIII", "table13_smoothing_vs_pgd", "equivalence", "87.4 vs 87.7", -0.3, margin=2.0),
+    ClaimSpec("t13_smoothing_matches_pgd", "Single-step smoothing (N = 20) matches PGD-20 inner steps (N = 20) (PGD)",
+              "MSPD Table XIII", "table13_smoothing_vs_pgd", "equivalence", "88.1 vs 88.1", 0.0, margin=2.0,
+              sample="paired subset"),
+    ClaimSpec("t13_speed", "Single-step smoothing is faster than PGD-20 inner steps (N = 20)", "MSPD Table XIII",
+              "table13_smoothing_vs_pgd", "time_ratio", "0.02 s vs 0.48 s (24x)", 24.0, unit="x",
+              pass_count_ratio=20.0, sample="paired subset"),
+    # ---- Table XIV --------------------------------------------------------------------------
+    ClaimSpec("t14_eta_best", "eta = 1 gives the best robust accuracy among 0.5 / 0.75 / 1 (PGD)", "MSPD Table XIV",
+              "table14_step_size", "ordering", "88.1 vs 86.8 / 88.0", 0.1, part_comparison="paired_accuracy"),
+    # ---- Table XV ---------------------------------------------------------------------------
+    ClaimSpec("t15_every_budget", "MSPD helps at every attack budget (PGD at 4, 8, 16/255)", "MSPD Table XV",
+              "table15_attack_budget", "ordering", "+4.9 / +11.0 / +22.3 points", 4.9, part_comparison="paired_accuracy"),
+    # ---- Fast Preemption --------------------------------------------------------------------
+    ClaimSpec("fp_fgsm_matches_pgd", "Fast Preemption: FGSM points (N = 20) match PGD points (N = 20) (PGD)",
+              "Fast Preemption Table 7", "fast_preemption_steps", "equivalence", "87.8 vs 87.7", 0.1, margin=2.0,
+              sample="paired subset"),
+    ClaimSpec("fp_speed", "Fast Preemption: FGSM points are faster than PGD-10 points (N = 20)", "Fast Preemption Table 7",
+              "fast_preemption_steps", "time_ratio", "0.04 s vs 0.8 s (20x)", 20.0, unit="x", pass_count_ratio=10.0,
+              sample="paired subset"),
+]
+
+REGISTRY: dict[str, ClaimSpec] = {s.key: s for s in _SPECS}
+if len(REGISTRY) != len(_SPECS):
+    raise RuntimeError("duplicate claim keys in the registry")
+
+
+def get_spec(key: str) -> ClaimSpec:
+    """The registered claim ``key`` (unknown keys list the valid ones)."""
+    if key not in REGISTRY:
+        raise KeyError(f"unknown claim {key!r}; registered: {', '.join(REGISTRY)}")
+    return REGISTRY[key]
+
+
+def claims_of(notebook: str) -> list[ClaimSpec]:
+    return [s for s in _SPECS if s.notebook == notebook]
