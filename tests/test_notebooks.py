@@ -46,3 +46,18 @@ def test_papermill_rejects_an_unknown_profile(tmp_path, cifar_root, monkeypatch)
     with pytest.raises(pm.PapermillExecutionError, match="valid profiles are: smoke, cpu, paper"):
         pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), parameters={"profile": "nonsense"},
                             kernel_name="python3", progress_bar=False, cwd=str(ROOT / "notebooks"))
+
+
+def test_every_registered_claim_is_checked_by_its_own_chapter():
+    """The registry is the one list of claims: each is checked in the notebook it names, and notebooks
+    check no unregistered claim."""
+    from mspd_core.claims import REGISTRY
+
+    checked = {}
+    for path in NOTEBOOKS:
+        code = "\n".join(c.source for c in jupytext.read(path).cells if c.cell_type == "code")
+        for key in re.findall(r'claims\.check\(\s*"([a-z0-9_]+)"', code):
+            checked[key] = path.stem
+    assert set(checked) <= set(REGISTRY), set(checked) - set(REGISTRY)
+    for key, spec in REGISTRY.items():
+        assert checked.get(key) == spec.notebook, f"{key} should be checked in {spec.notebook}"

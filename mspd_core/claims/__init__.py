@@ -7,7 +7,7 @@ them back with ``load_all()``. Claims live next to the executed notebooks
 this build computed.
 """
 from .engine import VERDICTS, Outcome, check, claims_dir, format_effect, load_all, paired_values, record, summary_counts, table
-from .registry import REGISTRY, ClaimSpec, claims_of, get_spec
+from .registry import REGISTRY, ClaimSpec, bilevel_pass_ratio, claims_of, get_spec
 
 __all__ = ["VERDICTS", "Outcome", "check", "claims_dir", "format_effect", "load_all", "paired_values", "record",
-           "summary_counts", "table", "REGISTRY", "ClaimSpec", "claims_of", "get_spec"]
+           "summary_counts", "table", "REGISTRY", "ClaimSpec", "bilevel_pass_ratio", "claims_of", "get_spec"]

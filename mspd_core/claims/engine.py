@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -112,7 +112,7 @@ def _ratio_note(spec: ClaimSpec, est: stats.Estimate) -> str:
 
 def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, fast=None,
           parts: Sequence | None = None, part_labels: Sequence[str] | None = None, reason: str | None = None,
-          seed: int = 0) -> Outcome:
+          pass_count_ratio: float | None = None, seed: int = 0) -> Outcome:
     """Apply claim ``key``'s registered comparison to this build's outcomes and return its verdict.
 
     - paired_accuracy / equivalence: ``a``, ``b`` boolean per-image outcomes (a = the condition the
@@ -122,8 +122,13 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
     - time_ratio: ``slow`` and ``fast`` per-batch seconds per image;
     - ordering: ``parts``, each an (a, b) pair (paired_accuracy) or a values array (bootstrap);
     - untestable: ``reason`` overrides the registered reason.
+
+    ``pass_count_ratio`` overrides the registered one where the profile changes the pass counts
+    (e.g. Bi-Level with fewer outer iterations in the smoke profile).
     """
     spec = get_spec(key)
+    if pass_count_ratio is not None:
+        spec = replace(spec, pass_count_ratio=pass_count_ratio)
     note = ""
     if spec.comparison == "untestable":
         return Outcome(spec.key, spec.statement, spec.source, spec.notebook, spec.comparison, spec.paper_text,

@@ -59,6 +59,11 @@ MCGS_PASSES = 2 * 20 * 1
 #: Bi-Level(100): 100 outer iterations x (PGD-20 + one gradient step) = 2,100 passes per image.
 BILEVEL_PASSES = 100 * (20 + 1)
 
+
+def bilevel_pass_ratio(epochs: int) -> float:
+    """Bi-Level with ``epochs`` outer iterations over MCGS, in forward+backward passes per image."""
+    return epochs * (20 + 1) / MCGS_PASSES
+
 _SPECS = [
     # ---- Table IV -------------------------------------------------------------------------
     ClaimSpec("t4_mspd_vs_bilevel", "MSPD gives higher robust accuracy than Bi-Level on an unseen target (AutoAttack L-inf)",

@@ -115,12 +115,25 @@ def zoo_validation_set() -> tuple[Tensor, Tensor]:
     return to_tensor_images(images[idx]), torch.from_numpy(labels[idx])
 
 
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bfloat16 is fast here: CUDA with bf16 support, or a CPU with AMX-BF16 (``amx_bf16`` in
+    /proc/cpuinfo). Elsewhere (e.g. AMD EPYC with only AVX512-BF16) bf16 autocast is emulated or
+    barely faster, so training falls back to fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " amx_bf16" in line for line in f)
+    except OSError:
+        return False
+
+
 def training_precision(recipe: Recipe, device: torch.device) -> contextlib.AbstractContextManager:
-    """bfloat16 autocast for ``precision="bf16"`` recipes, a no-op context otherwise."""
+    """bfloat16 autocast for ``precision="bf16"`` recipes where bf16 is fast (:func:`fast_bf16`), else fp32."""
     if recipe.precision == "fp32":
         return contextlib.nullcontext()
     if recipe.precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.autocast(device.type, dtype=torch.bfloat16) if fast_bf16(device) else contextlib.nullcontext()
     raise ValueError(f"unknown precision {recipe.precision!r}; known: fp32, bf16")
 
 
