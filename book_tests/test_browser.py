@@ -120,3 +120,22 @@ def test_front_page_screenshot(server, browser):
     page.wait_for_timeout(500)
     page.screenshot(path=str(out / "front_page.png"))
     assert (out / "front_page.png").stat().st_size > 10_000
+
+
+def test_each_chapter_shows_one_parameters_cell():
+    """Papermill's injected parameters (what this build ran with) show; the notebook's defaults do not."""
+    pages = sorted((HTML / "notebooks" / "_executed").glob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text()
+        shown = len(re.findall(r"<span class=\"n\">profile</span>\s*<span class=\"o\">=</span>", text))
+        assert shown <= 1, f"{page.name} shows {shown} parameters cells"
+
+
+def test_summary_lists_every_claim_with_a_verdict():
+    from mspd_core.claims import VERDICTS
+
+    text = (HTML / "notebooks" / "_executed" / "summary.html").read_text()
+    assert "claims-table" in text
+    rows = re.findall(r"<tr style=\"background:[^\"]+\">(.*?)</tr>", text, re.S)
+    assert rows and all(any(f"<b>{v}</b>" in r for v in VERDICTS) for r in rows)

@@ -41,7 +41,23 @@ def run(name: str, profile: str, seed: int, device: str, timeout: int | None) ->
     pm.execute_notebook(str(unexecuted), str(EXECUTED / f"{name}.ipynb"), parameters={"profile": profile, "seed": seed, "device": device},
                         kernel_name="python3", cwd=str(SOURCES), progress_bar=False, execution_timeout=timeout)
     unexecuted.unlink()
+    hide_default_parameters(EXECUTED / f"{name}.ipynb")
     return time.time() - start
+
+
+def hide_default_parameters(path: Path) -> None:
+    """Keep one parameters cell on the page: papermill's injected one (the values this build ran with);
+    the notebook's defaults get Jupyter Book's ``remove-cell`` tag."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    if not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells):
+        return
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+    nbformat.write(nb, path)
 
 
 def main(argv: list[str] | None = None) -> int:
