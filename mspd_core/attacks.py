@@ -62,7 +62,7 @@ def pgd_l2(model: nn.Module, x: Tensor, y: Tensor, eps: float = L2_EPS, steps: i
 
 def eot_pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, steps: int = 20,
             alpha: float = 2 / 255, eot_iter: int = 20, seed: int | None = 0) -> Tensor:
-    """EOT-PGD (torchattacks.EOTPGD): gradients averaged over ``eot_iter`` samples per step .
+    """EOT-PGD (torchattacks.EOTPGD): gradients averaged over ``eot_iter`` samples per step.
 
     Not used for the book's BPDA+EOT row: on a deterministic, differentiable target EOT-PGD is PGD."""
     import torchattacks
