@@ -4,7 +4,7 @@ PROFILE ?= cpu
 PY := .venv/bin/python
 JB := .venv/bin/jupyter-book
 
-.PHONY: setup test notebooks book check-book zoo zoo-check bench clean
+.PHONY: setup test notebooks notebooks-sync book check-book zoo zoo-check bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -14,6 +14,9 @@ test: setup
 
 notebooks: setup
 	$(PY) scripts/run_notebooks.py --profile $(PROFILE)
+
+notebooks-sync: setup
+	$(PY) scripts/sync_notebooks.py
 
 book: notebooks
 	rm -rf _build/html

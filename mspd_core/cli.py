@@ -4,6 +4,7 @@
     mspd protect a.png b.jpg --out out/ --eps 8/255 --n-samples 20 --seed 0
     mspd reverse protected/ --out reverted/          # Preemptive Reversion (adaptive diagnostic)
     mspd evaluate --n 100                            # No Pre. / UnAdv / Bi-Level / MSPD vs AutoAttack
+    mspd notebook table15_attack_budget -p profile smoke -p target tg-cnn-pgd -o out.ipynb
 
 Outputs are lossless 8-bit PNGs named <input stem>_mspd.png (reverse: _reverted.png), each
 pixel within eps of the input; inputs are never overwritten; files are written atomically.
@@ -12,6 +13,7 @@ Files that cannot be read are skipped and reported, and the exit code is 1 if an
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from fractions import Fraction
@@ -69,7 +71,60 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--batch-size", type=int, default=100)
+    nb = sub.add_parser("notebook", help="re-run one chapter of the book with papermill parameters",
+                        description="Execute the committed notebooks/<name>.ipynb with papermill (no book build needed), "
+                                    "e.g. `mspd notebook table15_attack_budget -p profile smoke -p seed 1 -o out.ipynb`. "
+                                    "Parameters: profile, seed, device, and per chapter n_images, n_large, eps, target, backbone.")
+    nb.add_argument("name", help="the chapter, e.g. table04_main")
+    nb.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="a papermill parameter (repeatable); values like 8/255, 500, None are parsed")
+    nb.add_argument("-o", "--output", default=None, help="executed notebook (default: <name>-out.ipynb here)")
+    nb.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def parse_parameter(text: str):
+    """A papermill parameter value: None/True/False, an int, a float, a fraction like 8/255, else the string."""
+    import ast
+
+    if re.fullmatch(r"\s*\d+\s*/\s*\d+\s*", text):
+        return float(Fraction(text.replace(" ", "")))
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def run_notebook(args: argparse.Namespace) -> int:
+    """Execute one chapter's committed notebook with papermill and the given parameters."""
+    import papermill as pm
+
+    from .paths import PROJECT_ROOT
+
+    folder = PROJECT_ROOT / "notebooks"
+    known = sorted(p.stem for p in folder.glob("*.ipynb"))
+    if args.name not in known:
+        print(f"unknown notebook {args.name!r}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    source = folder / f"{args.name}.ipynb"
+    accepted = pm.inspect_notebook(str(source))
+    params = {k: parse_parameter(v) for k, v in args.parameter}
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        print(f"{args.name} has no parameter(s) {', '.join(unknown)}; its parameters: {', '.join(accepted)}", file=sys.stderr)
+        return 2
+    out = Path(args.output or f"{args.name}-out.ipynb").resolve()
+    import os
+
+    os.environ.setdefault("MSPD_CLAIMS_DIR", str(out.parent / f"{out.stem}-claims"))
+    try:
+        pm.execute_notebook(str(source), str(out), parameters=params, cwd=str(folder), kernel_name="python3",
+                            progress_bar=not args.quiet)
+    except pm.PapermillExecutionError as err:
+        print(f"{args.name} failed: {err.ename}: {err.evalue} (executed notebook: {out})", file=sys.stderr)
+        return 1
+    print(f"executed {args.name} with {params or 'its defaults'} -> {out}")
+    return 0
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -182,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
 
     absolutize_user_paths()
     args = build_parser().parse_args(argv)
+    if args.command == "notebook":
+        return run_notebook(args)
     return evaluate(args) if args.command == "evaluate" else run(args)
 
 

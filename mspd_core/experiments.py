@@ -35,14 +35,19 @@ class Setup:
     def profile(self) -> Profile:
         return self.session.profile
 
+    @property
+    def eps(self) -> float:
+        """The defense budget of this chapter (parameter ``eps``; 8/255 by default)."""
+        return self.session.eps
+
     def grid(self, defenses: list[Defense], attacks: list[Attack], targets: list[str] | None = None, large: bool = False,
              **kwargs) -> pd.DataFrame:
         """run_grid on this set-up's paired subset (or, ``large=True``, the large sample), zoo, seed, device
         and batch size (no progress bar: pages show results)."""
         kwargs.setdefault("progress", False)
         return run_grid(defenses, attacks, list(targets or self.zoo.targets[:1]), self.data_large if large else self.data,
-                        self.zoo, seed=self.session.seed, device=self.session.device, batch_size=self.profile.batch_size,
-                        **kwargs)
+                        self.zoo, eps=self.eps, seed=self.session.seed, device=self.session.device,
+                        batch_size=self.profile.batch_size, **kwargs)
 
     def describe(self) -> str:
         z, p = self.zoo, self.profile
@@ -53,11 +58,27 @@ class Setup:
                 f"**{len(self.data)}** (a class-balanced subset of the same draw: the same images, paired).")
 
 
+def choose(zoo: Zoo, target: str | None = None, backbone: str | None = None) -> Zoo:
+    """The zoo with another main target (listed first) and/or backbone; unknown names list the valid ones."""
+    targets, bb = zoo.targets, zoo.backbone
+    if target is not None:
+        if target not in zoo.targets:
+            raise ValueError(f"unknown target {target!r}; valid targets of the {zoo.source} zoo: {', '.join(zoo.targets)}")
+        targets = (target,) + tuple(t for t in zoo.targets if t != target)
+    if backbone is not None:
+        if backbone not in zoo.backbones:
+            raise ValueError(f"unknown backbone {backbone!r}; valid backbones of the {zoo.source} zoo: {', '.join(zoo.backbones)}")
+        bb = backbone
+    return Zoo(zoo.classifier, bb, targets, zoo.backbones, zoo.source)
+
+
 def setup(session: Session) -> Setup:
-    """Load the shared evaluation subset, the large sample and the profile's zoo."""
+    """Load the shared evaluation subset, the large sample and the profile's zoo (with the chapter's choices)."""
     p = session.profile
-    return Setup(session, evaluation_subset(p.n_images, session.seed), evaluation_subset(p.n_large, session.seed),
-                 zoo_for(p.zoo, p.n_targets))
+    zoo = choose(zoo_for(p.zoo), session.target, session.backbone)
+    if p.n_targets is not None:
+        zoo = Zoo(zoo.classifier, zoo.backbone, zoo.targets[:p.n_targets], zoo.backbones, zoo.source)
+    return Setup(session, evaluation_subset(p.n_images, session.seed), evaluation_subset(p.n_large, session.seed), zoo)
 
 
 # ---- defenses (paper names) -------------------------------------------------------------

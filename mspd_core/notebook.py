@@ -8,16 +8,43 @@ import torch
 from .profiles import Profile, get_profile
 
 
+#: The defense budget when a chapter's ``eps`` parameter is None (SPEC: CIFAR-10 8/255).
+DEFAULT_EPS = 8 / 255
+#: CIFAR-10's test split: the most images a sample can hold.
+MAX_IMAGES = 10_000
+
+
 @dataclass(frozen=True)
 class Session:
     profile: Profile
     seed: int
     device: torch.device
+    eps: float = DEFAULT_EPS
+    target: str | None = None  # overrides the zoo's main target
+    backbone: str | None = None  # overrides the zoo's backbone
 
     def describe(self) -> str:
         p = self.profile
-        return (f"profile **{p.name}** ({p.description}): {p.n_images} evaluation images, zoo `{p.zoo}`, "
-                f"seed {self.seed}, device `{self.device}`, torch {torch.__version__}")
+        chosen = "".join(f", {k} `{v}`" for k, v in (("target", self.target), ("backbone", self.backbone)) if v)
+        return (f"profile **{p.name}** ({p.description}): {p.n_images} / {p.n_large} evaluation images, zoo `{p.zoo}`, "
+                f"eps {self.eps * 255:.3g}/255{chosen}, seed {self.seed}, device `{self.device}`, torch {torch.__version__}")
+
+
+def _check_count(name: str, value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_IMAGES:
+        raise ValueError(f"{name} must be an integer between 2 and {MAX_IMAGES} (or None for the profile's), got {value!r}")
+    return value
+
+
+def check_eps(eps) -> float:
+    """None -> the default 8/255; otherwise a number in (0, 1) (e.g. 8/255 = 0.0314)."""
+    if eps is None:
+        return DEFAULT_EPS
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < float(eps) < 1:
+        raise ValueError(f"eps must be a number in (0, 1), e.g. 8/255 = 0.0314 (images are in [0, 1]), got {eps!r}")
+    return float(eps)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -30,9 +57,24 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def start(profile: str, seed: int = 0, device: str = "auto") -> Session:
-    """Validate parameters (unknown profile -> ValueError naming the valid ones), seed torch, style plots."""
-    prof = get_profile(profile)
+def start(profile: str, seed: int = 0, device: str = "auto", *, n_images: int | None = None, n_large: int | None = None,
+          eps: float | None = None, target: str | None = None, backbone: str | None = None) -> Session:
+    """Validate a chapter's papermill parameters, seed torch, style plots.
+
+    ``n_images`` / ``n_large`` override the profile's paired subset and large sample, ``eps`` the
+    defense budget, ``target`` / ``backbone`` the zoo's main target and backbone (names are checked
+    against the zoo in :func:`mspd_core.experiments.setup`). Bad values raise ``ValueError``
+    saying what is valid (unknown profile -> the valid profiles)."""
+    overrides = {k: v for k, v in (("n_images", _check_count("n_images", n_images)),
+                                   ("n_large", _check_count("n_large", n_large))) if v is not None}
+    prof = get_profile(profile, **overrides)
+    if prof.n_images > prof.n_large:
+        prof = get_profile(profile, **{**overrides, "n_large": prof.n_images})
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    for name, value in (("target", target), ("backbone", backbone)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name} must be a model name (or None for the zoo's), got {value!r}")
     torch.manual_seed(seed)
     import warnings
 
@@ -48,4 +90,4 @@ def start(profile: str, seed: int = 0, device: str = "auto") -> Session:
         matplotlib.rcParams["figure.dpi"] = 90
     except ImportError:  # plotting libraries are optional for library use
         pass
-    return Session(prof, int(seed), resolve_device(device))
+    return Session(prof, int(seed), resolve_device(device), check_eps(eps), target, backbone)

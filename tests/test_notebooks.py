@@ -61,3 +61,57 @@ def test_every_registered_claim_is_checked_by_its_own_chapter():
     assert set(checked) <= set(REGISTRY), set(checked) - set(REGISTRY)
     for key, spec in REGISTRY.items():
         assert checked.get(key) == spec.notebook, f"{key} should be checked in {spec.notebook}"
+
+
+def test_committed_ipynb_twins_are_in_sync_and_output_free():
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    assert sync.main(["--check"]) == 0, "run `make notebooks-sync`"
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path.with_suffix(".ipynb"), as_version=4)
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+        assert "remove-cell" in nb.cells[0].metadata["tags"] and "find_spec" in nb.cells[0].source
+
+
+def test_chapter_parameters_are_validated():
+    from mspd_core import experiments as ex
+    from mspd_core.notebook import start
+    from mspd_core.zoo.registry import Zoo
+
+    with pytest.raises(ValueError, match=r"eps must be a number in \(0, 1\)"):
+        start("smoke", eps=8)
+    with pytest.raises(ValueError, match="n_images must be an integer"):
+        start("smoke", n_images=1)
+    session = start("smoke", n_images=30, eps=4 / 255)
+    assert session.profile.n_images == 30 and session.profile.n_large == 30 and session.eps == 4 / 255
+    zoo = Zoo("c", "b", ("t1", "t2"), ("b", "b2"), "test")
+    with pytest.raises(ValueError, match="valid targets of the test zoo: t1, t2"):
+        ex.choose(zoo, target="nope")
+    with pytest.raises(ValueError, match="valid backbones of the test zoo: b, b2"):
+        ex.choose(zoo, backbone="nope")
+    chosen = ex.choose(zoo, target="t2", backbone="b2")
+    assert chosen.main_target == "t2" and chosen.backbone == "b2"
+
+
+@pytest.mark.slow
+def test_a_reader_reruns_a_chapter_with_other_parameters(tmp_path, cifar_root, monkeypatch):
+    """`mspd notebook` on the committed .ipynb: changed parameters take effect (sample size, target)."""
+    import json
+
+    from mspd_core.cli import main
+
+    monkeypatch.setenv("MSPD_CIFAR10", cifar_root)
+    monkeypatch.setenv("MSPD_CLAIMS_DIR", str(tmp_path / "claims"))
+    out = tmp_path / "out.ipynb"
+    rc = main(["notebook", "table15_attack_budget", "-p", "profile", "smoke", "-p", "n_large", "12",
+               "-p", "target", "tg-cnn-pgd", "-o", str(out), "--quiet"])
+    assert rc == 0
+    claim = json.loads((tmp_path / "claims" / "table15_attack_budget.json").read_text())["claims"][0]
+    assert claim["n"] == 12
+    assert "Target: `tg-cnn-pgd`" in out.read_text()
+    assert main(["notebook", "table15_attack_budget", "-p", "nonsense", "1", "-o", str(out)]) == 2

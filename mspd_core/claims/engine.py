@@ -32,8 +32,9 @@ CLAIMS_ENV = "MSPD_CLAIMS_DIR"
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """One claim as this build measured it: everything the summary shows."""
+class Outcome(stats.Estimate):
+    """One claim as this build measured it: the estimate (effect, 95% CI, p, n, MDE, test) and
+    everything else the summary shows."""
 
     key: str
     statement: str
@@ -43,13 +44,6 @@ class Outcome:
     paper: str
     paper_effect: float | None
     unit: str
-    effect: float
-    ci_low: float
-    ci_high: float
-    p: float
-    n: int
-    mde: float
-    test: str
     verdict: str
     note: str = ""
     sample: str = ""
@@ -131,9 +125,8 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
         spec = replace(spec, pass_count_ratio=pass_count_ratio)
     note = ""
     if spec.comparison == "untestable":
-        return Outcome(spec.key, spec.statement, spec.source, spec.notebook, spec.comparison, spec.paper_text,
-                       spec.paper_effect, spec.unit, math.nan, math.nan, math.nan, math.nan, 0, math.nan, "-",
-                       "not testable here", reason or spec.untestable_reason or "", spec.sample)
+        nothing = stats.Estimate(math.nan, math.nan, math.nan, math.nan, 0, math.nan, "-")
+        return _outcome(spec, nothing, "not testable here", reason or spec.untestable_reason or "")
     if spec.comparison == "paired_accuracy":
         est = stats.paired_accuracy(a, b)
         verdict = directional_verdict(spec, est)
@@ -165,9 +158,13 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
                          for lab, e, v in zip(labels, ests, verdicts))
     else:  # pragma: no cover - the registry validates comparisons
         raise ValueError(spec.comparison)
-    return Outcome(spec.key, spec.statement, spec.source, spec.notebook, spec.comparison, spec.paper_text,
-                   spec.paper_effect, spec.unit, float(est.effect), float(est.ci_low), float(est.ci_high), float(est.p),
-                   int(est.n), float(est.mde), est.test, verdict, note, spec.sample)
+    return _outcome(spec, est, verdict, note)
+
+
+def _outcome(spec: ClaimSpec, est: stats.Estimate, verdict: str, note: str) -> Outcome:
+    return Outcome(**asdict(est), key=spec.key, statement=spec.statement, source=spec.source, notebook=spec.notebook,
+                   comparison=spec.comparison, paper=spec.paper_text, paper_effect=spec.paper_effect, unit=spec.unit,
+                   verdict=verdict, note=note, sample=spec.sample)
 
 
 # ---- the build's record -------------------------------------------------------------------------
