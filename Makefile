@@ -4,7 +4,7 @@ PROFILE ?= cpu
 PY := .venv/bin/python
 JB := .venv/bin/jupyter-book
 
-.PHONY: setup test notebooks notebooks-sync book check-book zoo zoo-check bench clean
+.PHONY: setup test notebooks notebooks-sync book course check-book zoo zoo-check bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -21,6 +21,9 @@ notebooks-sync: setup
 book: notebooks
 	rm -rf _build/html
 	$(JB) build . -W -n --keep-going
+
+course: setup
+	$(PY) scripts/course.py --profile $(PROFILE)
 
 check-book: setup
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
