@@ -4,6 +4,7 @@
     mspd protect a.png b.jpg --out out/ --eps 8/255 --n-samples 20 --seed 0
     mspd reverse protected/ --out reverted/          # Preemptive Reversion (adaptive diagnostic)
     mspd evaluate --n 100                            # No Pre. / UnAdv / Bi-Level / MSPD vs AutoAttack
+    mspd evaluate --n 1000 --engine ray --address auto   # the same grid as Ray tasks on a cluster
     mspd notebook table15_attack_budget -p profile smoke -p target tg-cnn-pgd -o out.ipynb
 
 Outputs are lossless 8-bit PNGs named <input stem>_mspd.png (reverse: _reverted.png), each
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default="auto")
     ev.add_argument("--batch-size", type=int, default=100)
+    ev.add_argument("--engine", default="local", choices=["local", "ray"],
+                    help="local (default) or ray: each grid cell a Ray task (pip install -e .[ray])")
+    ev.add_argument("--address", default=None, help="Ray cluster address (e.g. auto, or ray://head:10001); default: a local Ray")
     nb = sub.add_parser("notebook", help="re-run one chapter of the book with papermill parameters",
                         description="Execute the committed notebooks/<name>.ipynb with papermill (no book build needed), "
                                     "e.g. `mspd notebook table15_attack_budget -p profile smoke -p seed 1 -o out.ipynb`. "
@@ -140,7 +144,7 @@ def evaluate(args: argparse.Namespace) -> int:
     attacks = [Attack("clean"), Attack(f"AutoAttack {args.version} Linf 8/255", "autoattack", {"version": args.version})]
     start = time.perf_counter()
     table = run_grid(defenses, attacks, [target], evaluation_subset(args.n, args.seed), zoo, seed=args.seed,
-                     device=device, batch_size=args.batch_size)
+                     device=device, batch_size=args.batch_size, engine=args.engine, address=args.address)
     view = format_table(table)[["defense", "attack", "accuracy (95% CI)", "p_vs_baseline", "sec_per_image", "ssim"]]
     print(f"target {target}, {args.n} images, device {device}, LPIPS: {table.attrs['lpips']}")
     print(view.to_string(index=False, float_format="{:.4g}".format))

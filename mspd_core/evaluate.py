@@ -67,6 +67,22 @@ ATTACK_METHODS: dict[str, Callable[..., Tensor]] = {
 }
 
 
+def defense_method(name: str) -> Callable[..., Tensor]:
+    """A defense method by name (:data:`DEFENSE_METHODS`), or your own as ``"package.module:function"``
+    with the same signature ``method(backbone, x, y, eps=..., seed=..., **params) -> x_p``."""
+    if name in DEFENSE_METHODS:
+        return DEFENSE_METHODS[name]
+    if ":" in name:
+        import importlib
+
+        module, _, attr = name.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as err:
+            raise ValueError(f"cannot import defense method {name!r}: {err}") from err
+    raise ValueError(f"unknown defense method {name!r}; known: {', '.join(DEFENSE_METHODS)}, or 'module:function'")
+
+
 @dataclass(frozen=True)
 class Defense:
     """One defense configuration. ``post`` = "reversion" (Preemptive Reversion with the same
@@ -217,9 +233,7 @@ def protect(defense: Defense, x: Tensor, y_true: Tensor, zoo: Zoo, eps: float = 
     """Run one defense configuration (labels, method) on ``x`` in batches; returns float x_p (not yet released).
 
     When ``batch_seconds`` is a list, each batch's seconds per image (labels + defense) are appended."""
-    if defense.method not in DEFENSE_METHODS:
-        raise ValueError(f"unknown defense method {defense.method!r}; known: {', '.join(DEFENSE_METHODS)}")
-    method = DEFENSE_METHODS[defense.method]
+    method = defense_method(defense.method)
     bb = load_cached(backbone or defense.backbone or zoo.backbone, device)
     clf = load_cached(zoo.classifier, device) if defense.labels == "decouple" else None
     out = []
@@ -332,18 +346,35 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
 def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str], data: ImageSet, zoo: Zoo,
              eps: float = 8 / 255, seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 100,
              quantize: bool = True, cache: bool | ResultCache = True, shard: tuple[int, int] | None = None,
-             baseline: str | None = NO_DEFENSE.name, reference: str | None = None, progress: bool = True) -> pd.DataFrame:
+             baseline: str | None = NO_DEFENSE.name, reference: str | None = None, progress: bool = True,
+             engine: str = "local", address: str | None = None, max_retries: int = 2,
+             resources: dict | None = None) -> pd.DataFrame:
     """Evaluate every (defense, attack, target) cell; one tidy row per cell.
 
     Columns: defense, attack, target, n, correct, acc, ci_low, ci_high (95% Wilson, percent),
     p_vs_baseline / p_vs_reference (exact McNemar on the same images), l2, linf, ssim, lpips,
     sec_per_image (defense time), attack_seconds, and ``per_image`` (boolean outcomes).
+
+    ``engine="ray"`` computes the cells as Ray tasks (:mod:`mspd_core.distributed`; ``address``
+    names a running cluster, ``resources`` the per-task ``num_cpus``/``num_gpus``, ``max_retries``
+    Ray's retries) into the same content-addressed cache, then assembles the same table.
     """
     store = cache if isinstance(cache, ResultCache) else ResultCache(enabled=bool(cache))
     names = [d.name for d in defenses]
     if len(set(names)) != len(names):
         raise ValueError("defense names must be unique")
     chosen = defenses if shard is None else defenses[shard[0]::shard[1]]
+    if engine not in ("local", "ray"):
+        raise ValueError(f"unknown engine {engine!r}; valid: local, ray")
+    if engine == "ray":
+        if not store.enabled:
+            raise ValueError("engine='ray' passes results through the cache: it cannot be disabled")
+        from .distributed import compute_cells_on_ray
+
+        compute_cells_on_ray(chosen, attacks, targets, data, zoo, eps=eps, seed=seed, device=device,
+                             batch_size=batch_size, quantize=quantize, cache=store, address=address,
+                             max_retries=max_retries, resources=resources, progress=progress)
+        progress = False  # every cell is now a cache hit
     rows = []
     cells = [(d, a, t) for d in chosen for a in attacks for t in targets]
     bar = tqdm(total=len(cells), desc="grid", disable=not progress)
