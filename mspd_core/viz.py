@@ -90,3 +90,19 @@ def pipeline_figure():
             "the protection must transfer to models the defender never saw.", ha="center", fontsize=8, style="italic")
     fig.tight_layout()
     return fig
+
+
+def accuracy_bars(table, attack: str, title: str = ""):
+    """Horizontal bars of one attack's accuracy per defense with 95% intervals (a grid's tidy rows)."""
+    import matplotlib.pyplot as plt
+
+    rows = table[table.attack == attack].drop_duplicates("defense")
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(rows) + 1.0))
+    ax.barh(rows.defense, rows.acc, xerr=[rows.acc - rows.ci_low, rows.ci_high - rows.acc], color="#7aa6c2",
+            capsize=3, error_kw={"lw": 0.8})
+    for y, (acc, n) in enumerate(zip(rows.acc, rows.n)):
+        ax.text(1, y, f"{acc:.1f}  (n = {n})", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xlabel=f"accuracy under {attack} (%, 95% CI)", xlim=(0, 100), title=title)
+    plt.tight_layout()
+    plt.show()
