@@ -14,6 +14,8 @@ import torch
 from torch import Tensor, nn
 
 LINF_EPS = 8 / 255
+#: ImageNet's defense and attack budget (SPEC).
+IMAGENET_EPS = 4 / 255
 L2_EPS = 0.5
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .paths import CIFAR10_ENV, cache_dir
+from .paths import CIFAR10_ENV, IMAGENET_ENV, cache_dir
 
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -179,3 +179,34 @@ def evaluation_subset(n: int, seed: int = 0, root: str | os.PathLike | None = No
     images, labels, source = load_cifar10_uint8("test", root)
     idx = balanced_indices(labels, n, seed + EVAL_SEED_OFFSET)
     return ImageSet(to_tensor_images(images[idx]), torch.from_numpy(labels[idx]), torch.from_numpy(idx), "test", source)
+
+
+#: ImageNet evaluation resolution (RobustBench's preprocessing: resize 256, centre crop 224).
+IMAGENET_SIZE = 224
+
+
+def imagenet_subset(n: int, seed: int = 0, root: str | os.PathLike | None = None, size: int = IMAGENET_SIZE) -> ImageSet:
+    """A class-balanced ImageNet evaluation subset from a local ImageFolder (``root`` or ``$MSPD_IMAGENET``).
+
+    Images are resized (shorter side ``size * 8 / 7``) and centre-cropped to ``size``, as RobustBench
+    does for its ImageNet models; labels are the folder indices in sorted order (the wnid order
+    ImageNet models use when all 1,000 class folders are present). No download: ImageNet's licence
+    needs a manual download, so an absent folder is a clear :class:`DataUnavailableError`."""
+    from torchvision import datasets, transforms
+
+    root = root or os.environ.get(IMAGENET_ENV)
+    if not root or not Path(root).is_dir():
+        where = f"'{root}' is not a folder. " if root else ""
+        raise DataUnavailableError(
+            f"ImageNet is not available. {where}Point {IMAGENET_ENV} (or the `root` argument) at a folder in "
+            "torchvision's ImageFolder layout (<root>/<wnid>/<image>.JPEG, e.g. the validation split sorted into "
+            "class folders); ImageNet needs a manual download (image-net.org).")
+    tf = transforms.Compose([transforms.Resize(round(size * 8 / 7)), transforms.CenterCrop(size), transforms.ToTensor()])
+    try:
+        folder = datasets.ImageFolder(str(root), transform=tf)
+    except (FileNotFoundError, RuntimeError) as err:
+        raise DataUnavailableError(f"ImageNet folder {root!r} has no class folders with images: {err}") from err
+    labels = np.asarray(folder.targets)
+    idx = balanced_indices(labels, n, seed + EVAL_SEED_OFFSET, n_classes=len(folder.classes))
+    x = torch.stack([folder[int(i)][0] for i in idx])
+    return ImageSet(x, torch.as_tensor(labels[idx]), torch.as_tensor(idx), "val", f"imagenet:{Path(root).name}")

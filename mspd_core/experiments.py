@@ -11,13 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .attacks import L2_EPS, LINF_EPS
-from .data import ImageSet, evaluation_subset
+from .attacks import IMAGENET_EPS, L2_EPS, LINF_EPS
+from .data import DataUnavailableError, ImageSet, evaluation_subset, imagenet_subset
 from .evaluate import NO_DEFENSE, Attack, Defense, ResultCache, run_grid
 from .notebook import Session
 from .paths import PROJECT_ROOT
 from .profiles import Profile
-from .zoo.registry import Zoo, zoo_for
+from .zoo.registry import ModelUnavailableError, Zoo, load_cached, zoo_for
 
 PAPER_TABLES = PROJECT_ROOT / "data" / "paper_tables"
 
@@ -79,6 +79,28 @@ def setup(session: Session) -> Setup:
     if p.n_targets is not None:
         zoo = Zoo(zoo.classifier, zoo.backbone, zoo.targets[:p.n_targets], zoo.backbones, zoo.source)
     return Setup(session, evaluation_subset(p.n_images, session.seed), evaluation_subset(p.n_large, session.seed), zoo)
+
+
+def imagenet_setup(setup: Setup) -> tuple[ImageSet, Zoo] | str:
+    """ImageNet data and the paper's ImageNet models for Table IV's ImageNet rows, or the reason
+    they cannot run in this build (profile, data, weights)."""
+    if setup.profile.zoo != "robustbench":
+        return (f"the {setup.profile.name} profile uses the embedded CIFAR-10 zoo; ImageNet rows need the paper "
+                f"profile, ImageNet (MSPD_IMAGENET) and RobustBench ImageNet models")
+    try:
+        data = imagenet_subset(setup.profile.n_images, setup.session.seed)
+        zoo = zoo_for("robustbench-imagenet")
+        for name in (zoo.classifier, zoo.backbone, *zoo.targets):
+            load_cached(name, setup.session.device)
+    except (DataUnavailableError, ModelUnavailableError, ValueError) as err:
+        return str(err)
+    return data, zoo
+
+
+def imagenet_grid(setup: Setup, data: ImageSet, zoo: Zoo, defenses: list[Defense], attacks: list[Attack]) -> pd.DataFrame:
+    """run_grid on ImageNet with its budget (eps 4/255) and the ImageNet zoo's target."""
+    return run_grid(defenses, attacks, list(zoo.targets), data, zoo, eps=IMAGENET_EPS, seed=setup.session.seed,
+                    device=setup.session.device, batch_size=min(setup.profile.batch_size, 50), progress=False)
 
 
 # ---- defenses (paper names) -------------------------------------------------------------

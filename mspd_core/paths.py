@@ -13,6 +13,9 @@ ZOO_MANIFEST = ZOO_DIR / "manifest.json"
 #: Environment variable naming a local CIFAR-10 copy (folder or zip in the
 #: ``train/<class>/NNNN.jpg`` / ``test/<class>/NNNN.jpg`` layout).
 CIFAR10_ENV = "MSPD_CIFAR10"
+#: Environment variable naming a local ImageNet evaluation folder (torchvision ImageFolder layout:
+#: ``<root>/<wnid>/<image>.JPEG``, e.g. the validation split sorted into class folders).
+IMAGENET_ENV = "MSPD_IMAGENET"
 #: Environment variable naming the cache folder (decoded data, experiment results).
 CACHE_ENV = "MSPD_CACHE"
 #: Environment variable naming where RobustBench weights live (``model_dir``).
@@ -31,7 +34,7 @@ def robustbench_dir() -> Path:
     return Path(os.environ.get(ROBUSTBENCH_ENV) or cache_dir() / "robustbench")
 
 #: Environment variables that name user paths (resolved once against the caller's directory).
-USER_PATH_ENVS = (CIFAR10_ENV, CACHE_ENV, ROBUSTBENCH_ENV, ZOO_ENV)
+USER_PATH_ENVS = (CIFAR10_ENV, CACHE_ENV, ROBUSTBENCH_ENV, ZOO_ENV, IMAGENET_ENV)
 
 
 def absolutize_user_paths(base: str | os.PathLike | None = None) -> dict[str, str]:

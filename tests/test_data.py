@@ -4,6 +4,7 @@ from __future__ import annotations
 import zipfile
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -67,3 +68,44 @@ def test_offline_without_local_copy_fails_fast_with_instructions(monkeypatch, tm
         load_cifar10_uint8("test", tmp_path / "nowhere.zip")
     with pytest.raises(ValueError, match="split"):
         load_cifar10_uint8("validation", tmp_path)
+
+
+def test_imagenet_subset_from_a_tiny_imagefolder(tmp_path):
+    """ImageNet's loader on a synthetic ImageFolder: class-balanced, resized and cropped, in [0, 1]."""
+    from PIL import Image
+
+    from mspd_core.data import imagenet_subset
+
+    rng = np.random.default_rng(0)
+    for wnid in ("n01440764", "n01443537", "n01484850"):
+        (tmp_path / wnid).mkdir()
+        for k in range(4):
+            Image.fromarray(rng.integers(0, 256, (40 + k, 48, 3), dtype=np.uint8)).save(tmp_path / wnid / f"img{k}.JPEG")
+    data = imagenet_subset(6, root=tmp_path, size=32)
+    assert data.x.shape == (6, 3, 32, 32) and data.x.min() >= 0 and data.x.max() <= 1
+    assert sorted(np.bincount(data.y.numpy()).tolist()) == [2, 2, 2]
+    again = imagenet_subset(6, root=tmp_path, size=32)
+    assert torch.equal(again.x, data.x)
+
+
+def test_imagenet_absent_says_what_to_do(tmp_path, monkeypatch):
+    from mspd_core.data import DataUnavailableError, imagenet_subset
+
+    monkeypatch.delenv("MSPD_IMAGENET", raising=False)
+    with pytest.raises(DataUnavailableError, match="MSPD_IMAGENET"):
+        imagenet_subset(4)
+    with pytest.raises(DataUnavailableError, match="not a folder"):
+        imagenet_subset(4, root=tmp_path / "missing")
+
+
+def test_table_iv_imagenet_rows_say_why_they_do_not_run_here():
+    from mspd_core import claims
+    from mspd_core import experiments as ex
+    from mspd_core.notebook import start
+
+    session = start("smoke")
+    fake = ex.Setup(session, None, None, None)
+    reason = ex.imagenet_setup(fake)
+    assert isinstance(reason, str) and "paper profile" in reason
+    out = claims.check("t4_imagenet", reason=reason)
+    assert out.verdict == "not testable here" and "paper profile" in out.note

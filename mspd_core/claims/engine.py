@@ -115,7 +115,8 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
       ``statistic``;
     - time_ratio: ``slow`` and ``fast`` per-batch seconds per image;
     - ordering: ``parts``, each an (a, b) pair (paired_accuracy) or a values array (bootstrap);
-    - untestable: ``reason`` overrides the registered reason.
+    - untestable, or any claim that cannot run in this build: ``reason`` says why (the verdict is then
+      "not testable here"; for an "untestable" claim it overrides the registered reason).
 
     ``pass_count_ratio`` overrides the registered one where the profile changes the pass counts
     (e.g. Bi-Level with fewer outer iterations in the smoke profile).
@@ -124,7 +125,7 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
     if pass_count_ratio is not None:
         spec = replace(spec, pass_count_ratio=pass_count_ratio)
     note = ""
-    if spec.comparison == "untestable":
+    if spec.comparison == "untestable" or reason is not None:
         nothing = stats.Estimate(math.nan, math.nan, math.nan, math.nan, 0, math.nan, "-")
         return _outcome(spec, nothing, "not testable here", reason or spec.untestable_reason or "")
     if spec.comparison == "paired_accuracy":

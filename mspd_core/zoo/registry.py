@@ -49,11 +49,16 @@ PAPER_TARGETS = (
     "Chen2020Adversarial", "Addepalli2022Efficient_RN18", "Debenedetti2022Light_XCiT-L12",
 )
 PAPER_IMAGENET_CLASSIFIER = "Tian2022Deeper_DeiT-B"
+#: ImageNet rows of Table IV: ViT-S backbone (Singh et al. 2023, 22M) and Swin-L target (MSPD paper, Sec. V).
+PAPER_IMAGENET_BACKBONE = "Singh2023Revisiting_ViT-S-ConvStem"
+PAPER_IMAGENET_TARGET = "Liu2023Comprehensive_Swin-L"
 
 ROBUSTBENCH_MODELS: dict[str, ModelSpec] = {
     PAPER_CLASSIFIER: ModelSpec(PAPER_CLASSIFIER, "classifier", "robustbench", "ResNeXt-29 (AugMix)", "cifar10", "corruptions"),
     PAPER_BACKBONE: ModelSpec(PAPER_BACKBONE, "backbone", "robustbench", "ResNet-18", "cifar10", "Linf"),
     PAPER_IMAGENET_CLASSIFIER: ModelSpec(PAPER_IMAGENET_CLASSIFIER, "classifier", "robustbench", "DeiT-B", "imagenet", "corruptions"),
+    PAPER_IMAGENET_BACKBONE: ModelSpec(PAPER_IMAGENET_BACKBONE, "backbone", "robustbench", "ViT-S (ConvStem)", "imagenet", "Linf"),
+    PAPER_IMAGENET_TARGET: ModelSpec(PAPER_IMAGENET_TARGET, "target", "robustbench", "Swin-L", "imagenet", "Linf"),
     **{n: ModelSpec(n, "target", "robustbench", n.split("_")[-1] if "_" in n else "see RobustBench", "cifar10", "Linf") for n in PAPER_TARGETS},
 }
 
@@ -224,7 +229,8 @@ class Zoo:
 
 
 #: Zoo names for users (CLI): name -> (source, input side in pixels).
-NAMED_ZOOS = {"embedded-cifar10": ("embedded", 32), "robustbench-cifar10": ("robustbench", 32)}
+NAMED_ZOOS = {"embedded-cifar10": ("embedded", 32), "robustbench-cifar10": ("robustbench", 32),
+              "robustbench-imagenet": ("robustbench-imagenet", 224)}
 
 
 def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
@@ -238,8 +244,11 @@ def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
         zoo = Zoo(DEFAULT_CLASSIFIER, DEFAULT_BACKBONE, targets, tuple(available_embedded("backbone")), "embedded")
     elif source == "robustbench":
         zoo = Zoo(PAPER_CLASSIFIER, PAPER_BACKBONE, PAPER_TARGETS, (PAPER_BACKBONE,), "robustbench")
+    elif source == "robustbench-imagenet":
+        zoo = Zoo(PAPER_IMAGENET_CLASSIFIER, PAPER_IMAGENET_BACKBONE, (PAPER_IMAGENET_TARGET,), (PAPER_IMAGENET_BACKBONE,),
+                  "robustbench-imagenet")
     else:
-        raise ValueError(f"unknown zoo {source!r}; valid: embedded, robustbench")
+        raise ValueError(f"unknown zoo {source!r}; valid: embedded, robustbench, robustbench-imagenet")
     if n_targets is not None:
         zoo = Zoo(zoo.classifier, zoo.backbone, zoo.targets[:n_targets], zoo.backbones, zoo.source)
     return zoo
