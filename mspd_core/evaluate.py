@@ -86,7 +86,8 @@ def defense_method(name: str) -> Callable[..., Tensor]:
 @dataclass(frozen=True)
 class Defense:
     """One defense configuration. ``post`` = "reversion" (Preemptive Reversion with the same
-    method on ``post_backbone``; None = same backbone = white) or "jpeg" (quality in params)."""
+    method on ``post_backbone``; None = same backbone = white), "jpeg" (quality in params) or
+    "diffpure" (diffusion purification, t_star in params; needs a pretrained diffusion model)."""
 
     name: str
     method: str = "none"
@@ -259,6 +260,12 @@ def post_process(defense: Defense, x_rel: Tensor, y_true: Tensor, zoo: Zoo, eps:
         return x_rel
     if defense.post == "jpeg":
         return jpeg(x_rel, **{"quality": 50, **defense.post_params})
+    if defense.post == "diffpure":
+        from .diffpure import diffpure, load_ddpm_purifier
+
+        purifier = load_ddpm_purifier(defense.post_params.get("model_id", "google/ddpm-cifar10-32"))
+        purifier.unet.to(device)
+        return diffpure(x_rel.to(device), purifier, defense.post_params.get("t_star", 0.1), seed).cpu()
     if defense.post == "reversion":
         d_prime = Defense(defense.name + " (D')", defense.method, {**defense.params, **defense.post_params},
                           defense.labels, defense.post_backbone or defense.backbone or zoo.backbone)
@@ -267,7 +274,7 @@ def post_process(defense: Defense, x_rel: Tensor, y_true: Tensor, zoo: Zoo, eps:
             return protect(d_prime, v, y_true, zoo, eps, seed + 7919, device, batch_size)
 
         return preemptive_reversion(run_d_prime, x_rel)
-    raise ValueError(f"unknown post-processing {defense.post!r}; valid: reversion, jpeg")
+    raise ValueError(f"unknown post-processing {defense.post!r}; valid: reversion, jpeg, diffpure")
 
 
 def release_key(defense: Defense, data: ImageSet, zoo: Zoo, eps: float, seed: int, quantize: bool,

@@ -81,3 +81,39 @@ def test_protected_png_read_back_is_within_eps_of_original(seed, eps, tmp_path_f
     back = np.asarray(Image.open(path), dtype=np.int16)
     orig = np.round(x[0].permute(1, 2, 0).numpy() * 255).astype(np.int16)
     assert np.abs(back - orig).max() <= round(eps * 255)
+
+
+def tiny_purifier():
+    """A tiny randomly initialised diffusers UNet + DDPM schedule (no download)."""
+    diffusers = pytest.importorskip("diffusers")
+    from mspd_core.diffpure import Purifier
+
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DModel(sample_size=8, in_channels=3, out_channels=3, layers_per_block=1,
+                                 block_out_channels=(8, 16), norm_num_groups=4,
+                                 down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"))
+    return Purifier(unet.eval(), diffusers.DDPMScheduler(num_train_timesteps=20))
+
+
+def test_diffpure_runs_end_to_end_on_a_tiny_random_unet():
+    from mspd_core.diffpure import diffpure
+
+    purifier = tiny_purifier()
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    out = diffpure(x, purifier, t_star=0.5, seed=3)
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert torch.equal(out, diffpure(x, purifier, t_star=0.5, seed=3))  # deterministic under a seed
+    assert not torch.allclose(out, x)
+    near = diffpure(x, purifier, t_star=0.05, seed=3)  # one step: barely any noise added or removed
+    assert (near - x).abs().mean() < (out - x).abs().mean()
+    with pytest.raises(ValueError, match="t_star"):
+        diffpure(x, purifier, t_star=0)
+
+
+def test_diffpure_offline_says_unavailable(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from mspd_core.diffpure import _load, diffpure_status
+
+    _load.cache_clear()
+    status = diffpure_status("no-such-org/no-such-ddpm")
+    assert status.startswith("DiffPure unavailable")
