@@ -46,7 +46,7 @@ class Check:
         return f"{'PASS' if self.passed else 'FAIL'} {self.exercise}: {self.message}"
 
     def _repr_markdown_(self) -> str:
-        return f"{'✅' if self.passed else '❌'} **{self.exercise}**: {self.message}"
+        return f"**{'PASS' if self.passed else 'FAIL'} {self.exercise}**: {self.message}"
 
 
 def score(checks: Sequence[Check]) -> tuple[int, int]:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -22,21 +23,19 @@ SOURCE = ROOT / "notebooks" / "course_exercises.md"
 OUT = ROOT / "_build" / "course"
 
 
+SOLUTION = re.compile(r"^````\{solution-start\}.*?^````\{solution-end\}\n````\n?", re.S | re.M)
+
+
 def student_notebook():
-    """The course notebook with every solution cell removed."""
+    """The course notebook with every solution removed: the text from each ``{solution-start}`` fence to
+    its ``{solution-end}`` fence (code cells included), and any cell still tagged ``solution``."""
     import jupytext
 
-    nb = jupytext.read(SOURCE)
-    kept, inside = [], False
-    for cell in nb.cells:
-        text = cell.source
-        if cell.cell_type == "markdown" and "{solution-start}" in text:
-            inside = True
-        if not inside and "solution" not in cell.metadata.get("tags", []):
-            kept.append(cell)
-        if cell.cell_type == "markdown" and "{solution-end}" in text:
-            inside = False
-    nb.cells = kept
+    text, n = SOLUTION.subn("", SOURCE.read_text())
+    if n == 0:
+        raise SystemExit(f"no solution blocks found in {SOURCE}")
+    nb = jupytext.reads(text, fmt="md:myst")
+    nb.cells = [c for c in nb.cells if "solution" not in c.metadata.get("tags", [])]
     return nb
 
 
@@ -92,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     pm.execute_notebook(str(OUT / "course_exercises.ipynb"), str(src / "course_exercises.ipynb"),
                         parameters={"profile": args.profile}, cwd=str(ROOT / "notebooks"), kernel_name="python3",
                         progress_bar=False)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from run_notebooks import hide_default_parameters
+
+    hide_default_parameters(src / "course_exercises.ipynb")
     (src / "_config.yml").write_text(CONFIG)
     (src / "_toc.yml").write_text(TOC)
     (src / "intro.md").write_text(INTRO)
