@@ -186,36 +186,36 @@ def _epoch_inputs():
     return x, x_t, smooth_fn
 
 
-def check_forward_epoch(forward_epoch: Callable[..., Tensor]) -> Check:
-    """Exercise 3: one forward epoch, given Smooth as ``smooth_fn(center, descend)``."""
-    name = "3. forward epoch"
+def _epoch(x: Tensor, x_t: Tensor, eps: float, eta: float, smooth_fn, sign: int, descend: bool, center: Tensor) -> Tensor:
+    """Proj(x_t + sign * eta * (Smooth(x_t, descend) - x_t), center, eps): both epochs and their typical mistakes."""
+    return project(x_t + sign * eta * (smooth_fn(x_t, descend) - x_t), center, eps)
+
+
+def _check_epoch(name: str, student_epoch: Callable[..., Tensor], forward: bool) -> Check:
+    """A forward (sign +1, descent steps) or backward (sign -1, ascent steps) epoch against the reference."""
     x, x_t, smooth_fn = _epoch_inputs()
-    got, failed = _run(name, forward_epoch, x.clone(), x_t.clone(), EPS, 0.7, smooth_fn)
+    got, failed = _run(name, student_epoch, x.clone(), x_t.clone(), EPS, 0.7, smooth_fn)
     if failed:
         return failed
-    want = reference_forward_epoch(x, x_t, EPS, 0.7, smooth_fn)
-    return _compare(name, got, want, [
-        (project(x_t - 0.7 * (smooth_fn(x_t, True) - x_t), x, EPS), "wrong sign: the forward epoch moves TOWARD the smoothed descent point"),
-        (project(x_t + 0.7 * (smooth_fn(x_t, False) - x_t), x, EPS), "the forward epoch smooths DESCENT steps (descend=True)"),
-        (project(x_t + 0.7 * (smooth_fn(x_t, True) - x_t), x_t, EPS), "project around the ORIGINAL image x, not around x_t"),
-        (project(x_t + (smooth_fn(x_t, True) - x_t), x, EPS), "scale the move by the step size eta"),
+    sign, descend = (1, True) if forward else (-1, False)
+    which, toward, steps = ("forward", "TOWARD the smoothed descent point", "DESCENT steps (descend=True)") if forward else \
+        ("backward", "AWAY from the smoothed attack point", "ASCENT steps (descend=False)")
+    return _compare(name, got, _epoch(x, x_t, EPS, 0.7, smooth_fn, sign, descend, x), [
+        (_epoch(x, x_t, EPS, 0.7, smooth_fn, -sign, descend, x), f"wrong sign: the {which} epoch moves {toward}"),
+        (_epoch(x, x_t, EPS, 0.7, smooth_fn, sign, not descend, x), f"the {which} epoch smooths {steps}"),
+        (_epoch(x, x_t, EPS, 0.7, smooth_fn, sign, descend, x_t), "project around the ORIGINAL image x, not around x_t"),
+        (_epoch(x, x_t, EPS, 1.0, smooth_fn, sign, descend, x), "scale the move by the step size eta"),
     ], ball=(x, EPS))
+
+
+def check_forward_epoch(forward_epoch: Callable[..., Tensor]) -> Check:
+    """Exercise 3: one forward epoch, given Smooth as ``smooth_fn(center, descend)``."""
+    return _check_epoch("3. forward epoch", forward_epoch, forward=True)
 
 
 def check_backward_epoch(backward_epoch: Callable[..., Tensor]) -> Check:
     """Exercise 4: one backward epoch, given Smooth as ``smooth_fn(center, descend)``."""
-    name = "4. backward epoch"
-    x, x_t, smooth_fn = _epoch_inputs()
-    got, failed = _run(name, backward_epoch, x.clone(), x_t.clone(), EPS, 0.7, smooth_fn)
-    if failed:
-        return failed
-    want = reference_backward_epoch(x, x_t, EPS, 0.7, smooth_fn)
-    return _compare(name, got, want, [
-        (project(x_t + 0.7 * (smooth_fn(x_t, False) - x_t), x, EPS), "wrong sign: the backward epoch moves AWAY from the smoothed attack point"),
-        (project(x_t - 0.7 * (smooth_fn(x_t, True) - x_t), x, EPS), "the backward epoch smooths ASCENT steps (descend=False)"),
-        (project(x_t - 0.7 * (smooth_fn(x_t, False) - x_t), x_t, EPS), "project around the ORIGINAL image x, not around x_t"),
-        (project(x_t - (smooth_fn(x_t, False) - x_t), x, EPS), "scale the move by the step size eta"),
-    ], ball=(x, EPS))
+    return _check_epoch("4. backward epoch", backward_epoch, forward=False)
 
 
 # ---- 5. MCGS ---------------------------------------------------------------------------------
