@@ -22,5 +22,5 @@ def test_readme_commands_are_what_ci_runs():
     readme = (root / "README.md").read_text()
     block = readme.split("```bash", 1)[1].split("```", 1)[0]
     assert any("make test" in line for line in block.splitlines()) and any("make book" in line for line in block.splitlines())
-    assert "readme_command 'make test'" in ci and "readme_command 'make book'" in ci
+    assert "readme_command 'make test'" in ci and "readme_command 'make book'" in ci and "readme_command 'make course'" in ci
     assert "MSPD_CIFAR10=" not in ci  # CI must not fix the README's path for it
