@@ -32,14 +32,13 @@ from .zoo.registry import NAMED_ZOOS, ModelUnavailableError, load, zoo_for
 
 
 def parse_eps(text: str) -> float:
-    """'8/255' or '0.0314' -> float in (0, 1)."""
+    """'8/255' or '0.0314' -> float in (0, 1) (the range check is the notebooks' :func:`check_eps`)."""
+    from .notebook import check_eps
+
     try:
-        value = float(Fraction(text)) if "/" in text else float(text)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"eps must be a number like 8/255 or 0.0314, got {text!r}")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"eps must be in (0, 1) (e.g. 8/255), got {text!r}")
-    return value
+        return check_eps(float(Fraction(text)) if "/" in text else float(text))
+    except (ValueError, ZeroDivisionError) as err:
+        raise argparse.ArgumentTypeError(f"eps must be in (0, 1), a number like 8/255 or 0.0314, got {text!r}") from err
 
 
 def build_parser() -> argparse.ArgumentParser:

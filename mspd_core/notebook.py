@@ -5,11 +5,9 @@ from dataclasses import dataclass
 
 import torch
 
+from .defenses.mcgs import DEFAULT_EPS  # the defense budget when a chapter's ``eps`` is None (SPEC: 8/255)
 from .profiles import Profile, get_profile
 
-
-#: The defense budget when a chapter's ``eps`` parameter is None (SPEC: CIFAR-10 8/255).
-DEFAULT_EPS = 8 / 255
 #: CIFAR-10's test split: the most images a sample can hold.
 MAX_IMAGES = 10_000
 
