@@ -68,19 +68,19 @@ def mcnemar_p(n10: int, n01: int) -> float:
     return 1.0 if d == 0 else float(binomtest(n10, d, 0.5).pvalue)
 
 
+def _paired_se(n10: int, n01: int, n: int) -> float:
+    """Standard error of the Agresti-Min adjusted paired difference (0.5 added to each cell)."""
+    a, b, m = n10 + 0.5, n01 + 0.5, n + 2.0
+    return math.sqrt(max((a + b) - (a - b) ** 2 / m, 0.0)) / m
+
+
 def agresti_min_interval(n10: int, n01: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Interval for the paired difference of proportions p_a - p_b (Agresti & Min 2005: Wald with
     0.5 added to each cell of the 2x2 table), clipped to [-1, 1]."""
     z = _z(0.5 + confidence / 2)
-    a, b, m = n10 + 0.5, n01 + 0.5, n + 2.0
-    d = (a - b) / m
-    se = math.sqrt(max((a + b) - (a - b) ** 2 / m, 0.0)) / m
+    d = (n10 - n01) / (n + 2.0)
+    se = _paired_se(n10, n01, n)
     return max(-1.0, d - z * se), min(1.0, d + z * se)
-
-
-def _paired_se(n10: int, n01: int, n: int) -> float:
-    a, b, m = n10 + 0.5, n01 + 0.5, n + 2.0
-    return math.sqrt(max((a + b) - (a - b) ** 2 / m, 0.0)) / m
 
 
 def mcnemar_power(n: int, discordance: float, effect: float, alpha: float = ALPHA) -> float:
