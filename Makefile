@@ -4,7 +4,7 @@ PROFILE ?= cpu
 PY := .venv/bin/python
 JB := .venv/bin/jupyter-book
 
-.PHONY: setup test notebooks notebooks-sync book course check-book zoo zoo-check bench clean
+.PHONY: setup test notebooks notebooks-sync book course check-book paper-dry zoo zoo-check bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -28,6 +28,13 @@ course: setup
 check-book: setup
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	$(PY) -m pytest -q book_tests
+
+# The paper profile's code path offline: RobustBench architectures with RANDOM weights in RobustBench's
+# layout (their own folder, never one with real weights), every chapter on 4 images (README, "paper-dry").
+DRY_DIR ?= _build/paper-dry
+paper-dry: setup
+	MSPD_ROBUSTBENCH_DIR=$(DRY_DIR)/robustbench $(PY) -m mspd_core.zoo.dry
+	MSPD_ROBUSTBENCH_DIR=$(DRY_DIR)/robustbench $(PY) scripts/run_notebooks.py --profile paper-dry --out $(DRY_DIR)/notebooks
 
 zoo: setup
 	$(PY) -m mspd_core.zoo.train --all

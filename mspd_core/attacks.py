@@ -104,12 +104,13 @@ def cw_linf(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, steps
 
 def autoattack(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, norm: str = "Linf",
                version: str = "standard", attacks: tuple[str, ...] | None = None, seed: int | None = 0,
-               batch_size: int = 250, eot_iter: int | None = None, n_queries: int | None = None) -> Tensor:
+               batch_size: int = 250, eot_iter: int | None = None, n_queries: int | None = None,
+               n_iter: int | None = None) -> Tensor:
     """Official AutoAttack (``pyautoattack``): ``version`` "standard", "rand" or "custom" with ``attacks``
     (custom runs each listed attack with the standard version's settings: one restart, 100 iterations).
 
-    ``eot_iter`` (rand) and ``n_queries`` (Square) override the library's values for cheaper
-    profiles; the result is then no longer the standard configuration, and callers say so.
+    ``eot_iter`` (rand), ``n_queries`` (Square) and ``n_iter`` (APGD, APGD-T, FAB) override the library's
+    values for cheaper profiles; the result is then no longer the standard configuration, and callers say so.
     """
     from pyautoattack import AutoAttack
 
@@ -123,6 +124,9 @@ def autoattack(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, no
         adversary.apgd.eot_iter = eot_iter
     if n_queries is not None:
         adversary.square.n_queries = n_queries
+    if n_iter is not None:
+        for attack in (adversary.apgd, adversary.apgd_targeted, adversary.fab):
+            attack.n_iter = n_iter
     with torch.enable_grad():
         # contiguous: pyautoattack 0.2.0 calls grad.view(n, -1), which fails on channels-last gradients
         out = adversary.run_standard_evaluation(x.contiguous(), y, batch_size=batch_size)

@@ -37,7 +37,7 @@ from .metrics import accuracy, l2_distance, linf_distance, lpips_distance, lpips
 from .paths import cache_dir
 from .reversion import jpeg, preemptive_reversion
 from .tensors import check_images, from_uint8, to_uint8_release
-from .zoo.registry import Zoo, load_cached, read_manifest, spec
+from .zoo.registry import Zoo, load_cached, weights_fingerprint
 
 
 def no_defense(model: nn.Module, x: Tensor, y: Tensor, eps: float = 8 / 255, seed: int = 0) -> Tensor:
@@ -115,11 +115,8 @@ CLEAN = Attack("clean")
 
 
 def model_fingerprint(name: str) -> str:
-    """What identifies a model's weights in a cache key: the manifest SHA-256 or the RobustBench name."""
-    if spec(name).source == "embedded":
-        entry = read_manifest().get(name)
-        return entry["sha256"] if entry else f"untrained:{name}"
-    return f"robustbench:{name}"
+    """What identifies a model's weights in a cache key (:func:`zoo.registry.weights_fingerprint`)."""
+    return weights_fingerprint(name)
 
 
 def computation(config: Defense | Attack) -> dict:

@@ -51,7 +51,14 @@ class Setup:
 
     def describe(self) -> str:
         z, p = self.zoo, self.profile
-        return (f"{self.session.describe()}. Zoo: classifier `{z.classifier}`, backbone `{z.backbone}`, "
+        dry = ""
+        if p.random_weights:
+            from .zoo.dry import substitution_notes
+
+            dry = ("**Dry run: every model has RANDOM weights; the numbers on this page measure nothing** (the run checks "
+                   "the paper profile's code path). Stand-ins for models a CPU cannot afford: "
+                   + "; ".join(substitution_notes()) + ".\n\n")
+        return dry + (f"{self.session.describe()}. Zoo: classifier `{z.classifier}`, backbone `{z.backbone}`, "
                 f"targets {', '.join(f'`{t}`' for t in z.targets)}. Samples: claims that involve only MSPD, Fast "
                 f"Preemption, No Pre. and cheap ablations use **{len(self.data_large)}** images; claims that need slow "
                 f"rows (Bi-Level/UnAdv with {p.baseline_epochs} iterations, PGD inner walks) use the paired subset of "
@@ -85,8 +92,9 @@ def imagenet_setup(setup: Setup) -> tuple[ImageSet, Zoo] | str:
     """ImageNet data and the paper's ImageNet models for Table IV's ImageNet rows, or the reason
     they cannot run in this build (profile, data, weights)."""
     if setup.profile.zoo != "robustbench":
-        return (f"the {setup.profile.name} profile uses the embedded CIFAR-10 zoo; ImageNet rows need the paper "
-                f"profile, ImageNet (MSPD_IMAGENET) and RobustBench ImageNet models")
+        return (f"the {setup.profile.name} profile uses the {setup.profile.zoo} CIFAR-10 zoo; ImageNet rows need the "
+                f"paper profile, ImageNet (MSPD_IMAGENET) and RobustBench ImageNet models (the ImageNet loader and models "
+                f"are tested on a synthetic ImageFolder: tests/test_data.py)")
     try:
         data = imagenet_subset(setup.profile.n_images, setup.session.seed)
         zoo = zoo_for("robustbench-imagenet")
@@ -142,7 +150,7 @@ ATTACK_LABELS = {"apgd-ce": "APGD-CE", "apgd-dlr": "APGD-DLR", "apgd-t": "APGD-T
 def autoattack_label(profile: Profile) -> str:
     """What ran: "AA" for AutoAttack standard, else the attacks by name (e.g. "APGD-CE + APGD-DLR")."""
     if profile.autoattack_version == "standard":
-        return "AA"
+        return f"AA ({profile.aa_iterations} it.)" if profile.aa_iterations else "AA"
     return " + ".join(ATTACK_LABELS.get(a, a) for a in profile.autoattack_attacks)
 
 
@@ -150,14 +158,17 @@ def autoattack(profile: Profile, norm: str = "Linf", eps: float | None = None, n
     """AutoAttack standard (paper profile) or the profile's cheaper APGD subset; the name says which ran."""
     eps = (LINF_EPS if norm == "Linf" else L2_EPS) if eps is None else eps
     label = name or f"{autoattack_label(profile)} {norm}"
+    cheaper = {"n_iter": profile.aa_iterations, "n_queries": profile.square_queries} if profile.aa_iterations else {}
     if profile.autoattack_version == "standard":
-        return Attack(label, "autoattack", {"eps": eps, "norm": norm, "version": "standard"})
-    return Attack(label, "autoattack", {"eps": eps, "norm": norm, "version": "custom", "attacks": profile.autoattack_attacks})
+        return Attack(label, "autoattack", {"eps": eps, "norm": norm, "version": "standard", **cheaper})
+    return Attack(label, "autoattack", {"eps": eps, "norm": norm, "version": "custom", "attacks": profile.autoattack_attacks,
+                                        **cheaper})
 
 
 def autoattack_rand(profile: Profile) -> Attack:
     """AutoAttack "rand" (APGD-CE + APGD-DLR with EOT); EOT iterations from the profile."""
-    return Attack("AA rand Linf", "autoattack", {"eps": LINF_EPS, "version": "rand", "eot_iter": profile.aa_rand_eot})
+    cheaper = {"n_iter": profile.aa_iterations} if profile.aa_iterations else {}
+    return Attack("AA rand Linf", "autoattack", {"eps": LINF_EPS, "version": "rand", "eot_iter": profile.aa_rand_eot, **cheaper})
 
 
 def pgd(profile: Profile, eps: float = LINF_EPS, name: str | None = None) -> Attack:
@@ -172,6 +183,8 @@ def describe_attack(attack: Attack) -> str:
                  "per-attack settings (one restart, 100 iterations); not the standard suite (APGD-CE, APGD-T, FAB-T, Square)"
                  if p.get("version") == "custom" else f"version '{p.get('version')}'")
         extra = f", EOT {p['eot_iter']}" if "eot_iter" in p else ""
+        extra += f", {p['n_iter']} iterations instead of 100" if "n_iter" in p else ""
+        extra += f", Square {p['n_queries']} queries" if "n_queries" in p else ""
         return f"{attack.name}: {which} (pyautoattack), {p.get('norm', 'Linf')} eps {_eps(p)}{extra}"
     if attack.method == "none":
         return f"{attack.name}: no attack (accuracy on the released images)"

@@ -2,9 +2,11 @@
 
     python scripts/run_notebooks.py --profile smoke            # every notebook
     python scripts/run_notebooks.py --profile cpu 00_data      # some notebooks
+    python scripts/run_notebooks.py --profile paper-dry --out _build/paper-dry/notebooks
 
-Executed notebooks go to notebooks/_executed/, where _toc.yml expects them. A failing
-notebook stops the run with papermill's error (e.g. an unknown profile name).
+Executed notebooks go to notebooks/_executed/, where _toc.yml expects them (``--out`` puts them
+elsewhere, e.g. the paper-dry run, which is not a book). A failing notebook stops the run with
+papermill's error (e.g. an unknown profile name).
 """
 from __future__ import annotations
 
@@ -29,19 +31,19 @@ def notebook_names() -> list[str]:
     return [n for n in ordered if n in sources] + sorted(sources - set(ordered))
 
 
-def run(name: str, profile: str, seed: int, device: str, timeout: int | None) -> float:
+def run(name: str, profile: str, seed: int, device: str, timeout: int | None, out: Path = EXECUTED) -> float:
     import jupytext
     import papermill as pm
 
-    EXECUTED.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     source = SOURCES / f"{name}.md"
-    unexecuted = EXECUTED / f"{name}.input.ipynb"
+    unexecuted = out / f"{name}.input.ipynb"
     jupytext.write(jupytext.read(source), unexecuted)
     start = time.time()
-    pm.execute_notebook(str(unexecuted), str(EXECUTED / f"{name}.ipynb"), parameters={"profile": profile, "seed": seed, "device": device},
+    pm.execute_notebook(str(unexecuted), str(out / f"{name}.ipynb"), parameters={"profile": profile, "seed": seed, "device": device},
                         kernel_name="python3", cwd=str(SOURCES), progress_bar=False, execution_timeout=timeout)
     unexecuted.unlink()
-    hide_default_parameters(EXECUTED / f"{name}.ipynb")
+    hide_default_parameters(out / f"{name}.ipynb")
     return time.time() - start
 
 
@@ -67,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    parser.add_argument("--out", type=Path, default=EXECUTED, help="folder for the executed notebooks (default: the book's)")
     args = parser.parse_args(argv)
+    out = args.out.resolve()
     sys.path.insert(0, str(ROOT))
     from mspd_core.evaluate import BUILD_ENV
     from mspd_core.paths import absolutize_user_paths
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
     import shutil
 
-    claims = EXECUTED / "claims"
+    claims = out / "claims"
     if not args.names:  # a full run starts with no claims: the summary shows only this build's
         shutil.rmtree(claims, ignore_errors=True)
     os.environ["MSPD_CLAIMS_DIR"] = str(claims)
@@ -91,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     timings = {}
     for name in names:
         print(f"[notebooks] {name} (profile {args.profile}) ...", flush=True)
-        timings[name] = run(name, args.profile, args.seed, args.device, args.timeout)
+        timings[name] = run(name, args.profile, args.seed, args.device, args.timeout, out)
         print(f"[notebooks] {name} done in {timings[name]:.1f} s", flush=True)
-    (EXECUTED / f"timings-{args.profile}.json").write_text(json.dumps(timings, indent=2))
+    (out / f"timings-{args.profile}.json").write_text(json.dumps(timings, indent=2))
     print(f"[notebooks] {len(names)} notebook(s), {sum(timings.values()):.0f} s in all")
     return 0
 

@@ -167,3 +167,12 @@ def test_bad_inputs_are_refused():
         claims.check("t4_mspd_vs_none", a=np.ones(5, bool), b=np.ones(6, bool))
     with pytest.raises(ValueError, match="two positive"):
         claims.check("t4_speed", slow=[3.0], fast=[0.1, 0.1])
+
+
+def test_an_undefined_statistic_is_not_testable_rather_than_an_error():
+    """A rank correlation over a constant column (e.g. no defense changed any outcome) has no value."""
+    from scipy import stats as sps
+
+    values = np.column_stack([np.linspace(0, 1, 12), np.zeros(12)])
+    out = claims.check("l1_alignment_predicts", values=values, statistic=lambda v: sps.spearmanr(v[:, 0], v[:, 1])[0])
+    assert out.verdict == "not testable here" and "undefined" in out.note

@@ -23,4 +23,5 @@ def test_readme_commands_are_what_ci_runs():
     block = readme.split("```bash", 1)[1].split("```", 1)[0]
     assert any("make test" in line for line in block.splitlines()) and any("make book" in line for line in block.splitlines())
     assert "readme_command 'make test'" in ci and "readme_command 'make book'" in ci and "readme_command 'make course'" in ci
+    assert "readme_command 'make paper-dry'" in ci and "make paper-dry" in readme
     assert "MSPD_CIFAR10=" not in ci  # CI must not fix the README's path for it

@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from ..paths import PROJECT_ROOT
+from ..profiles import get_profile
 from . import stats
 from .registry import ClaimSpec, get_spec
 
@@ -136,7 +137,11 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
         verdict = equivalence_verdict(spec, est)
         note = f"smallest margin this n could establish: {est.mde:.1f} points"
     elif spec.comparison == "bootstrap":
-        est = stats.bootstrap(values, statistic, seed=seed)
+        try:
+            est = stats.bootstrap(values, statistic, seed=seed)
+        except stats.UndefinedStatistic as err:
+            nothing = stats.Estimate(math.nan, math.nan, math.nan, math.nan, len(values), math.nan, "-")
+            return _outcome(spec, nothing, "not testable here", str(err))
         verdict = directional_verdict(spec, est)
     elif spec.comparison == "time_ratio":
         est = stats.time_ratio(slow, fast)
@@ -174,16 +179,22 @@ def claims_dir() -> Path:
     return Path(os.environ.get(CLAIMS_ENV) or PROJECT_ROOT / "notebooks" / "_executed" / "claims")
 
 
-def record(notebook: str, outcomes: Sequence[Outcome], profile: str) -> None:
-    """Write this notebook's outcomes (replacing any earlier record of it). Only registered claims of
-    this notebook are accepted."""
+def record(notebook: str, outcomes: Sequence[Outcome], profile: str) -> list[Outcome]:
+    """Write this notebook's outcomes (replacing any earlier record of it) and return them as recorded.
+    Only registered claims of this notebook are accepted. Under a profile whose models have random
+    weights (``paper-dry``) every verdict is withheld: "not testable here", with the statistic that ran."""
     for o in outcomes:
         if get_spec(o.key).notebook != notebook:
             raise ValueError(f"claim {o.key!r} belongs to {get_spec(o.key).notebook}, not {notebook}")
+    if get_profile(profile).random_weights:
+        outcomes = [replace(o, verdict="not testable here", note=(
+            f"{profile}: random-weight models; the comparison ran (effect {o.effect:.3g}, n = {o.n}) to check the "
+            "code path, and measures nothing") if o.verdict != "not testable here" else o.note) for o in outcomes]
     folder = claims_dir()
     folder.mkdir(parents=True, exist_ok=True)
     rows = [_jsonable(asdict(o)) for o in outcomes]
     (folder / f"{notebook}.json").write_text(json.dumps({"profile": profile, "claims": rows}, indent=2))
+    return list(outcomes)
 
 
 def _jsonable(row: dict) -> dict:

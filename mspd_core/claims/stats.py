@@ -149,6 +149,10 @@ def equivalence(a, b, margin: float) -> Estimate:
                     f"TOST, margin +/-{margin:g} points (paired, normal approximation)")
 
 
+class UndefinedStatistic(ValueError):
+    """The statistic has no value on this sample (e.g. a rank correlation with a constant column)."""
+
+
 def bootstrap(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndarray], float] | None = None,
               seed: int = 0, samples: int = BOOTSTRAP_SAMPLES, label: str = "mean paired difference") -> Estimate:
     """Percentile bootstrap over units (rows of ``values``) of ``statistic`` (default: the mean).
@@ -167,6 +171,11 @@ def bootstrap(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndar
         est = float(statistic(v))
         boot = np.array([statistic(v[i]) for i in idx], dtype=float)
         boot = boot[np.isfinite(boot)]
+        if not math.isfinite(est) or boot.size < samples / 2:
+            raise UndefinedStatistic(f"the {label} is undefined on this sample (on the data: {est:.3g}; finite on "
+                                     f"{boot.size} of {samples} resamples), e.g. a constant column")
+        if boot.size < samples:
+            label += f", {samples - boot.size} undefined resamples left out"
     lo, hi = np.percentile(boot, [2.5, 97.5])
     tail = min(int((boot <= 0).sum()), int((boot >= 0).sum()))
     p = min(1.0, 2 * (tail + 1) / (boot.size + 1))

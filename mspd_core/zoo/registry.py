@@ -33,16 +33,24 @@ class ModelSpec:
     name: str
     role: str  # "classifier" | "backbone" | "target"
     source: str  # "embedded" | "robustbench"
-    arch: str
+    arch: str  # architecture family ("PreActResNet-18", "WRN-28-10", ...): Lemma 4's gray box = same family
     dataset: str = "cifar10"
     threat_model: str = "Linf"  # RobustBench leaderboard the weights come from
     normalisation: str = "inside the model (inputs in [0, 1])"
     arch_kwargs: dict = field(default_factory=dict)
+    training: str = "adversarial"  # "standard" (non-robust) | "adversarial" | "corruptions" | a recipe's method
+
+    @property
+    def robust(self) -> bool:
+        """Adversarially trained (a robust backbone in the sense of MSPD Lemma 1, Table XI)."""
+        return self.training not in ("standard", "corruptions")
 
 
 #: The paper's RobustBench models (SPEC, "Scale profiles": paper).
 PAPER_CLASSIFIER = "Hendrycks2020AugMix_ResNeXt"
 PAPER_BACKBONE = "Gowal2021Improving_R18_ddpm_100m"
+#: Table XI's other backbones: a non-robust and a robust WideResNet-28-10 (RobustBench's names).
+PAPER_ABLATION_BACKBONES = ("Standard", "Gowal2021Improving_28_10_ddpm_100m")
 PAPER_TARGETS = (
     "Bartoldson2024Adversarial_WRN-94-16", "Peng2023Robust", "Wang2023Better_WRN-70-16",
     "Rade2021Helper_extra", "Xu2023Exploring_WRN-28-10", "Wong2020Fast", "Sehwag2021Proxy_ResNest152",
@@ -53,17 +61,52 @@ PAPER_IMAGENET_CLASSIFIER = "Tian2022Deeper_DeiT-B"
 PAPER_IMAGENET_BACKBONE = "Singh2023Revisiting_ViT-S-ConvStem"
 PAPER_IMAGENET_TARGET = "Liu2023Comprehensive_Swin-L"
 
-ROBUSTBENCH_MODELS: dict[str, ModelSpec] = {
-    PAPER_CLASSIFIER: ModelSpec(PAPER_CLASSIFIER, "classifier", "robustbench", "ResNeXt-29 (AugMix)", "cifar10", "corruptions"),
-    PAPER_BACKBONE: ModelSpec(PAPER_BACKBONE, "backbone", "robustbench", "ResNet-18", "cifar10", "Linf"),
-    PAPER_IMAGENET_CLASSIFIER: ModelSpec(PAPER_IMAGENET_CLASSIFIER, "classifier", "robustbench", "DeiT-B", "imagenet", "corruptions"),
-    PAPER_IMAGENET_BACKBONE: ModelSpec(PAPER_IMAGENET_BACKBONE, "backbone", "robustbench", "ViT-S (ConvStem)", "imagenet", "Linf"),
-    PAPER_IMAGENET_TARGET: ModelSpec(PAPER_IMAGENET_TARGET, "target", "robustbench", "Swin-L", "imagenet", "Linf"),
-    **{n: ModelSpec(n, "target", "robustbench", n.split("_")[-1] if "_" in n else "see RobustBench", "cifar10", "Linf") for n in PAPER_TARGETS},
+#: The ``paper-dry`` profile's stand-ins for the models a 2-core CPU cannot afford (random weights
+#: anyway): each a smaller RobustBench architecture, from the same paper where RobustBench has one.
+DRY_SUBSTITUTES = {
+    "Bartoldson2024Adversarial_WRN-94-16": "Wang2023Better_WRN-28-10",  # same DM-WideResNet code, 36M instead of 366M
+    "Wang2023Better_WRN-70-16": "Addepalli2022Efficient_WRN_34_10",  # WideResNet-34-10 instead of 70-16
+    "Peng2023Robust": "Chen2020Efficient",  # RaWRN-70-16 -> WideResNet-34-10 (no smaller RobustArch in RobustBench)
+    "Sehwag2021Proxy_ResNest152": "Sehwag2021Proxy_R18",  # same paper, ResNet-18
+    "Debenedetti2022Light_XCiT-L12": "Debenedetti2022Light_XCiT-S12",  # same paper, XCiT-S12 (26M instead of 104M)
 }
 
+
+def _rb(name: str, role: str, arch: str, dataset: str = "cifar10", threat_model: str = "Linf",
+        training: str = "adversarial") -> ModelSpec:
+    return ModelSpec(name, role, "robustbench", arch, dataset, threat_model, training=training)
+
+
+ROBUSTBENCH_MODELS: dict[str, ModelSpec] = {s.name: s for s in [
+    _rb(PAPER_CLASSIFIER, "classifier", "ResNeXt-29", threat_model="corruptions", training="corruptions"),
+    _rb(PAPER_BACKBONE, "backbone", "PreActResNet-18"),
+    _rb("Standard", "backbone", "WRN-28-10", training="standard"),
+    _rb("Gowal2021Improving_28_10_ddpm_100m", "backbone", "WRN-28-10"),
+    _rb("Bartoldson2024Adversarial_WRN-94-16", "target", "WRN-94-16"),
+    _rb("Peng2023Robust", "target", "RaWRN-70-16"),
+    _rb("Wang2023Better_WRN-70-16", "target", "WRN-70-16"),
+    _rb("Rade2021Helper_extra", "target", "WRN-34-10"),
+    _rb("Xu2023Exploring_WRN-28-10", "target", "WRN-28-10"),
+    _rb("Wong2020Fast", "target", "PreActResNet-18"),
+    _rb("Sehwag2021Proxy_ResNest152", "target", "ResNeSt-152"),
+    _rb("Chen2020Adversarial", "target", "ResNet-50 ensemble (3)"),
+    _rb("Addepalli2022Efficient_RN18", "target", "ResNet-18"),
+    _rb("Debenedetti2022Light_XCiT-L12", "target", "XCiT-L12"),
+    # paper-dry stand-ins
+    _rb("Wang2023Better_WRN-28-10", "target", "WRN-28-10"),
+    _rb("Addepalli2022Efficient_WRN_34_10", "target", "WRN-34-10"),
+    _rb("Chen2020Efficient", "target", "WRN-34-10"),
+    _rb("Sehwag2021Proxy_R18", "target", "ResNet-18"),
+    _rb("Debenedetti2022Light_XCiT-S12", "target", "XCiT-S12"),
+    # ImageNet (Table IV's ImageNet rows)
+    _rb(PAPER_IMAGENET_CLASSIFIER, "classifier", "DeiT-B", "imagenet", "corruptions", training="corruptions"),
+    _rb(PAPER_IMAGENET_BACKBONE, "backbone", "ViT-S (ConvStem)", "imagenet"),
+    _rb(PAPER_IMAGENET_TARGET, "target", "Swin-L", "imagenet"),
+]}
+
 EMBEDDED_MODELS: dict[str, ModelSpec] = {
-    r.name: ModelSpec(r.name, r.role, "embedded", r.arch, arch_kwargs=dict(r.arch_kwargs)) for r in RECIPES.values()
+    r.name: ModelSpec(r.name, r.role, "embedded", r.arch, arch_kwargs=dict(r.arch_kwargs), training=r.training)
+    for r in RECIPES.values()
 }
 
 ALL_MODELS: dict[str, ModelSpec] = {**EMBEDDED_MODELS, **ROBUSTBENCH_MODELS}
@@ -136,6 +179,7 @@ def robustbench_checkpoint(name: str, model_dir: Path | None = None) -> Path:
 #: another name. Offline we build the registered timm architecture with random weights.
 TIMM_ARCHITECTURES = {
     "Debenedetti2022Light_XCiT-L12": ("robustbench.model_zoo.architectures.xcit", "debenedetti2022light_xcit_l12_cifar10_linf"),
+    "Debenedetti2022Light_XCiT-S12": ("robustbench.model_zoo.architectures.xcit", "debenedetti2022light_xcit_s12_cifar10_linf"),
     PAPER_IMAGENET_CLASSIFIER: ("robustbench.model_zoo.architectures.deit", "tian2022deeper_deit_b_imagenet_corruptions"),
 }
 
@@ -163,11 +207,48 @@ def robustbench_architecture(name: str) -> nn.Module:
     return entry["model"]()
 
 
+def robustbench_checkpoint_files(name: str, model_dir: Path | None = None) -> list[Path]:
+    """Every file RobustBench reads for ``name``: ``name.pt``, or ``name.pt_m0.pt``, ``_m1``, ... for an
+    ensemble (Chen2020Adversarial), exactly as ``robustbench.utils.load_model`` names them."""
+    from .._compat import import_robustbench
+
+    import_robustbench()
+    from robustbench.model_zoo import model_dicts
+    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
+
+    s, path = spec(name), robustbench_checkpoint(name, model_dir)
+    if name in TIMM_ARCHITECTURES:
+        return [path]
+    ids = model_dicts[BenchmarkDataset(s.dataset)][ThreatModel(s.threat_model)][name]["gdrive_id"]
+    return [Path(f"{path}_m{i}.pt") for i in range(len(ids))] if isinstance(ids, list) else [path]
+
+
+#: A file in a RobustBench folder that says its checkpoints are random (written by ``zoo.dry``).
+DRY_MARKER = "MSPD_RANDOM_WEIGHTS.txt"
+
+
+def holds_dry_weights(model_dir: Path | None = None) -> bool:
+    """Whether the RobustBench folder holds the ``paper-dry`` run's random weights (its marker file)."""
+    return (Path(model_dir or robustbench_dir()) / DRY_MARKER).exists()
+
+
+def _load_timm_checkpoint(name: str, ckpt: Path) -> nn.Module:
+    """RobustBench builds its timm models with ``pretrained=True`` (a download, even when the weights
+    are local): build the architecture and load the local state dict (``weights_only=True``)."""
+    model = robustbench_architecture(name)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+    return model
+
+
 def load_robustbench(name: str, device: torch.device | str = "cpu", model_dir: Path | None = None) -> nn.Module:
-    """Load a paper model with ``robustbench.utils.load_model``; offline without weights, a clear error."""
+    """Load a paper model with ``robustbench.utils.load_model`` (timm models: their local checkpoint);
+    offline without weights, a clear error."""
     from .._compat import import_robustbench
 
     s = spec(name)
+    if s.source != "robustbench":
+        raise ValueError(f"{name!r} is not a RobustBench model")
     ckpt = robustbench_checkpoint(name, model_dir)
     missing = (
         f"RobustBench weights for {name} are not at {ckpt} and could not be downloaded. "
@@ -179,10 +260,32 @@ def load_robustbench(name: str, device: torch.device | str = "cpu", model_dir: P
     from robustbench.utils import load_model
 
     try:
-        model = load_model(model_name=name, model_dir=str(ckpt.parents[2]), dataset=s.dataset, threat_model=s.threat_model)
-    except Exception as err:  # no network, interrupted download, ...
+        if name in TIMM_ARCHITECTURES and ckpt.exists():
+            model = _load_timm_checkpoint(name, ckpt)
+        else:
+            model = load_model(model_name=name, model_dir=str(ckpt.parents[2]), dataset=s.dataset, threat_model=s.threat_model)
+    except Exception as err:  # no network, interrupted download, damaged file, ...
         raise ModelUnavailableError(missing + f" ({type(err).__name__}: {err})") from err
     return model.to(device).eval()
+
+
+@lru_cache(maxsize=256)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_of(Path(path))
+
+
+def weights_fingerprint(name: str) -> str:
+    """What identifies a model's weights (cache keys): the embedded manifest's SHA-256, or the SHA-256 of
+    the RobustBench checkpoint file(s) present (the ``paper-dry`` run's random weights never share a
+    key with real ones); ``robustbench:<name>`` when no local file exists yet."""
+    s = spec(name)
+    if s.source == "embedded":
+        entry = read_manifest().get(name)
+        return entry["sha256"] if entry else f"untrained:{name}"
+    files = [f for f in robustbench_checkpoint_files(name) if f.exists()]
+    if not files:
+        return f"robustbench:{name}"
+    return "+".join(_file_sha256(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
 
 def load(name: str, device: torch.device | str = "cpu") -> nn.Module:
@@ -233,6 +336,14 @@ NAMED_ZOOS = {"embedded-cifar10": ("embedded", 32), "robustbench-cifar10": ("rob
               "robustbench-imagenet": ("robustbench-imagenet", 224)}
 
 
+def paper_zoo(dry: bool = False) -> Zoo:
+    """The paper's CIFAR-10 zoo (SPEC), or with ``dry`` its ``paper-dry`` version (DRY_SUBSTITUTES);
+    no check of the weights folder (:func:`zoo_for` does that)."""
+    targets = tuple(DRY_SUBSTITUTES.get(t, t) for t in PAPER_TARGETS) if dry else PAPER_TARGETS
+    return Zoo(PAPER_CLASSIFIER, PAPER_BACKBONE, targets, (PAPER_BACKBONE, *PAPER_ABLATION_BACKBONES),
+               "robustbench-dry" if dry else "robustbench")
+
+
 def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
     """The default zoo of a source: ``embedded`` (offline, trained here) or ``robustbench`` (paper)."""
     if source == "embedded":
@@ -243,12 +354,23 @@ def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
             raise ModelUnavailableError(f"the embedded zoo lacks {', '.join(missing)} (see {ZOO_DIR}); run `make zoo`")
         zoo = Zoo(DEFAULT_CLASSIFIER, DEFAULT_BACKBONE, targets, tuple(available_embedded("backbone")), "embedded")
     elif source == "robustbench":
-        zoo = Zoo(PAPER_CLASSIFIER, PAPER_BACKBONE, PAPER_TARGETS, (PAPER_BACKBONE,), "robustbench")
+        if holds_dry_weights():
+            raise ModelUnavailableError(
+                f"{robustbench_dir()} holds the paper-dry run's RANDOM weights ({DRY_MARKER}); point "
+                f"{ROBUSTBENCH_ENV} at the folder with the real RobustBench checkpoints for the paper profile")
+        zoo = paper_zoo()
+    elif source == "robustbench-dry":  # the paper's zoo with the CPU stand-ins (random weights, ``paper-dry``)
+        if not holds_dry_weights():
+            raise ModelUnavailableError(
+                f"the paper-dry profile needs random-weight checkpoints in {robustbench_dir()} (no {DRY_MARKER} there): "
+                f"write them with `python -m mspd_core.zoo.dry` (`make paper-dry` does), with {ROBUSTBENCH_ENV} "
+                "naming an empty folder, never one with real weights")
+        zoo = paper_zoo(dry=True)
     elif source == "robustbench-imagenet":
         zoo = Zoo(PAPER_IMAGENET_CLASSIFIER, PAPER_IMAGENET_BACKBONE, (PAPER_IMAGENET_TARGET,), (PAPER_IMAGENET_BACKBONE,),
                   "robustbench-imagenet")
     else:
-        raise ValueError(f"unknown zoo {source!r}; valid: embedded, robustbench, robustbench-imagenet")
+        raise ValueError(f"unknown zoo {source!r}; valid: embedded, robustbench, robustbench-dry, robustbench-imagenet")
     if n_targets is not None:
         zoo = Zoo(zoo.classifier, zoo.backbone, zoo.targets[:n_targets], zoo.backbones, zoo.source)
     return zoo

@@ -1,0 +1,115 @@
+"""The paper-dry path: random RobustBench checkpoints in RobustBench's layout, loaded by RobustBench's
+own loader; safety around real weights; verdicts withheld; the paper zoo's model facts."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mspd_core import claims, experiments as ex
+from mspd_core.profiles import get_profile
+from mspd_core.zoo import registry
+from mspd_core.zoo.dry import RealWeightsError, dry_models, write_random_checkpoints
+
+CHEAP = ["Wong2020Fast", "Chen2020Adversarial", "Debenedetti2022Light_XCiT-S12"]  # plain, ensemble, timm
+
+
+@pytest.fixture(scope="module")
+def dry_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("robustbench-dry")
+    written = write_random_checkpoints(folder, CHEAP, progress=False)
+    assert {p.name for p in written} == {"Wong2020Fast.pt", "Debenedetti2022Light_XCiT-S12.pt",
+                                         *(f"Chen2020Adversarial.pt_m{i}.pt" for i in range(3))}
+    return folder
+
+
+@pytest.mark.parametrize("name", CHEAP)
+def test_random_checkpoints_load_through_robustbench_with_the_written_weights(dry_dir, name):
+    model = registry.load_robustbench(name, model_dir=dry_dir)
+    out = model(torch.rand(2, 3, 32, 32))
+    assert out.shape == (2, 10) and torch.isfinite(out).all()
+    files = registry.robustbench_checkpoint_files(name, dry_dir)
+    saved = torch.load(files[0], map_location="cpu", weights_only=True)
+    key = next(k for k, v in saved.items() if k.endswith("weight") and v.ndim >= 2)
+    fresh = registry.robustbench_architecture(name)  # another random draw
+    loaded, other = ((model.models[0].state_dict(), fresh.models[0].state_dict()) if len(files) > 1
+                     else (model.state_dict(), fresh.state_dict()))
+    assert torch.equal(loaded[key], saved[key]) and not torch.equal(other[key], saved[key])
+
+
+def test_existing_files_are_never_overwritten(dry_dir):
+    path = registry.robustbench_checkpoint_files("Wong2020Fast", dry_dir)[0]
+    before = path.read_bytes()
+    assert write_random_checkpoints(dry_dir, ["Wong2020Fast"], seed=123, progress=False) == []
+    assert path.read_bytes() == before
+
+
+def test_a_folder_with_real_looking_weights_is_refused(tmp_path):
+    real = tmp_path / "cifar10" / "Linf" / "Wong2020Fast.pt"
+    real.parent.mkdir(parents=True)
+    real.write_bytes(b"someone's real weights")
+    with pytest.raises(RealWeightsError, match="may be real RobustBench weights"):
+        write_random_checkpoints(tmp_path, ["Wong2020Fast"], progress=False)
+    assert real.read_bytes() == b"someone's real weights"
+
+
+def test_paper_profile_refuses_random_weights_and_dry_profile_requires_them(dry_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("MSPD_ROBUSTBENCH_DIR", str(dry_dir))
+    with pytest.raises(registry.ModelUnavailableError, match="RANDOM weights"):
+        registry.zoo_for("robustbench")
+    assert registry.zoo_for("robustbench-dry").source == "robustbench-dry"
+    monkeypatch.setenv("MSPD_ROBUSTBENCH_DIR", str(tmp_path))
+    with pytest.raises(registry.ModelUnavailableError, match="python -m mspd_core.zoo.dry"):
+        registry.zoo_for("robustbench-dry")
+    assert registry.zoo_for("robustbench").targets == registry.PAPER_TARGETS
+
+
+def test_cache_keys_tell_random_weights_from_other_weights(tmp_path, monkeypatch):
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_random_checkpoints(a, ["Wong2020Fast"], seed=0, progress=False)
+    write_random_checkpoints(b, ["Wong2020Fast"], seed=1, progress=False)
+    keys = []
+    for folder in (a, b):
+        monkeypatch.setenv("MSPD_ROBUSTBENCH_DIR", str(folder))
+        keys.append(registry.weights_fingerprint("Wong2020Fast"))
+    monkeypatch.setenv("MSPD_ROBUSTBENCH_DIR", str(tmp_path / "none"))
+    assert len({*keys, registry.weights_fingerprint("Wong2020Fast")}) == 3
+
+
+def test_dry_zoo_replaces_only_the_largest_models_by_smaller_named_robustbench_ones():
+    paper_targets = list(registry.PAPER_TARGETS)
+    for paper, stand_in in registry.DRY_SUBSTITUTES.items():
+        assert paper in paper_targets and stand_in not in paper_targets
+        assert registry.spec(stand_in).source == "robustbench" and registry.spec(stand_in).dataset == "cifar10"
+        size = [sum(p.numel() for p in registry.robustbench_architecture(n).parameters()) for n in (paper, stand_in)]
+        assert size[1] < size[0], (paper, stand_in, size)
+    names = dry_models()
+    assert not set(registry.DRY_SUBSTITUTES) & set(names)
+    assert {registry.PAPER_CLASSIFIER, registry.PAPER_BACKBONE, *registry.PAPER_ABLATION_BACKBONES} <= set(names)
+    assert len([t for t in paper_targets if t not in registry.DRY_SUBSTITUTES]) == 5  # kept as in the paper
+
+
+def test_model_facts_for_both_zoos():
+    assert registry.spec(registry.PAPER_BACKBONE).robust and not registry.spec("Standard").robust
+    assert not registry.spec(registry.PAPER_CLASSIFIER).robust  # corruption-robust, not adversarially trained
+    assert not registry.spec("bb-preact-std").robust and registry.spec("bb-preact-fgsm").robust
+    assert registry.spec("Wong2020Fast").arch == registry.spec(registry.PAPER_BACKBONE).arch  # Lemma 4's gray box
+
+
+def test_dry_profile_withholds_every_verdict(tmp_path, monkeypatch):
+    monkeypatch.setenv("MSPD_CLAIMS_DIR", str(tmp_path))
+    yes = torch.ones(40, dtype=torch.bool).numpy()
+    no = torch.zeros(40, dtype=torch.bool).numpy()
+    out = claims.check("t4_mspd_vs_none", a=yes, b=no)
+    assert out.verdict == "reproduced"
+    recorded = claims.record("table04_main", [out], "paper-dry")
+    assert recorded[0].verdict == "not testable here" and "random-weight" in recorded[0].note
+    assert claims.record("table04_main", [out], "smoke")[0].verdict == "reproduced"
+
+
+def test_dry_profile_attacks_are_named_cheaper():
+    p = get_profile("paper-dry")
+    aa = ex.autoattack(p, "Linf")
+    assert aa.params["version"] == "standard" and aa.params["n_iter"] == p.aa_iterations
+    assert "2 iterations instead of 100" in ex.describe_attack(aa) and aa.name.startswith("AA (2 it.)")
+    assert "n_iter" not in ex.autoattack(get_profile("paper"), "Linf").params
+    assert ex.autoattack(get_profile("paper"), "Linf").name == "AA Linf"
