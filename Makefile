@@ -30,7 +30,7 @@ check-book: setup
 	$(PY) -m pytest -q book_tests
 
 # The paper profile's code path offline: RobustBench architectures with RANDOM weights in RobustBench's
-# layout (their own folder, never one with real weights), every chapter on 4 images (README, "paper-dry").
+# layout (their own folder, never one with real weights), every chapter on 2 images (README, "paper-dry").
 DRY_DIR ?= _build/paper-dry
 paper-dry: setup
 	MSPD_ROBUSTBENCH_DIR=$(DRY_DIR)/robustbench $(PY) -m mspd_core.zoo.dry

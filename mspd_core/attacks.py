@@ -105,11 +105,12 @@ def cw_linf(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, steps
 def autoattack(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, norm: str = "Linf",
                version: str = "standard", attacks: tuple[str, ...] | None = None, seed: int | None = 0,
                batch_size: int = 250, eot_iter: int | None = None, n_queries: int | None = None,
-               n_iter: int | None = None) -> Tensor:
+               n_iter: int | None = None, n_target_classes: int | None = None) -> Tensor:
     """Official AutoAttack (``pyautoattack``): ``version`` "standard", "rand" or "custom" with ``attacks``
     (custom runs each listed attack with the standard version's settings: one restart, 100 iterations).
 
-    ``eot_iter`` (rand), ``n_queries`` (Square) and ``n_iter`` (APGD, APGD-T, FAB) override the library's
+    ``eot_iter`` (rand), ``n_queries`` (Square), ``n_iter`` (APGD, APGD-T, FAB) and ``n_target_classes``
+    (APGD-T, FAB-T) override the library's
     values for cheaper profiles; the result is then no longer the standard configuration, and callers say so.
     """
     from pyautoattack import AutoAttack
@@ -127,6 +128,8 @@ def autoattack(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, no
     if n_iter is not None:
         for attack in (adversary.apgd, adversary.apgd_targeted, adversary.fab):
             attack.n_iter = n_iter
+    if n_target_classes is not None:
+        adversary.apgd_targeted.n_target_classes = adversary.fab.n_target_classes = n_target_classes
     with torch.enable_grad():
         # contiguous: pyautoattack 0.2.0 calls grad.view(n, -1), which fails on channels-last gradients
         out = adversary.run_standard_evaluation(x.contiguous(), y, batch_size=batch_size)

@@ -158,7 +158,8 @@ def autoattack(profile: Profile, norm: str = "Linf", eps: float | None = None, n
     """AutoAttack standard (paper profile) or the profile's cheaper APGD subset; the name says which ran."""
     eps = (LINF_EPS if norm == "Linf" else L2_EPS) if eps is None else eps
     label = name or f"{autoattack_label(profile)} {norm}"
-    cheaper = {"n_iter": profile.aa_iterations, "n_queries": profile.square_queries} if profile.aa_iterations else {}
+    cheaper = ({"n_iter": profile.aa_iterations, "n_queries": profile.square_queries} if profile.aa_iterations else {}) | (
+        {"n_target_classes": profile.aa_target_classes} if profile.aa_target_classes else {})
     if profile.autoattack_version == "standard":
         return Attack(label, "autoattack", {"eps": eps, "norm": norm, "version": "standard", **cheaper})
     return Attack(label, "autoattack", {"eps": eps, "norm": norm, "version": "custom", "attacks": profile.autoattack_attacks,
@@ -185,6 +186,7 @@ def describe_attack(attack: Attack) -> str:
         extra = f", EOT {p['eot_iter']}" if "eot_iter" in p else ""
         extra += f", {p['n_iter']} iterations instead of 100" if "n_iter" in p else ""
         extra += f", Square {p['n_queries']} queries" if "n_queries" in p else ""
+        extra += f", {p['n_target_classes']} target class(es) instead of 9" if "n_target_classes" in p else ""
         return f"{attack.name}: {which} (pyautoattack), {p.get('norm', 'Linf')} eps {_eps(p)}{extra}"
     if attack.method == "none":
         return f"{attack.name}: no attack (accuracy on the released images)"

@@ -25,6 +25,7 @@ class Profile:
     eot_samples: int
     aa_rand_eot: int  # EOT iterations of AutoAttack "rand" (20 in the paper)
     aa_iterations: int | None  # AutoAttack's APGD/FAB iterations; None = the library's (100)
+    aa_target_classes: int | None  # target classes of APGD-T and FAB-T; None = the library's (9)
     pgd_steps: int
     n_targets: int | None  # None = every target of the zoo
     description: str
@@ -35,27 +36,27 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", zoo="embedded", n_images=10, n_large=20, batch_size=5, baseline_epochs=3,
         autoattack_version="custom", autoattack_attacks=("apgd-ce",), square_queries=50,
-        eot_samples=2, aa_rand_eot=2, aa_iterations=None, pgd_steps=5, n_targets=2,
+        eot_samples=2, aa_rand_eot=2, aa_iterations=None, aa_target_classes=None, pgd_steps=5, n_targets=2,
         description="seconds per notebook; CI runs every notebook with it",
     ),
     "cpu": Profile(
         name="cpu", zoo="embedded", n_images=100, n_large=500, batch_size=50, baseline_epochs=100,
         autoattack_version="custom", autoattack_attacks=("apgd-ce", "apgd-dlr"),
-        square_queries=1000, eot_samples=5, aa_rand_eot=2, aa_iterations=None, pgd_steps=20, n_targets=None,
+        square_queries=1000, eot_samples=5, aa_rand_eot=2, aa_iterations=None, aa_target_classes=None, pgd_steps=20, n_targets=None,
         description="embedded zoo on a 2-core CPU, no network; the published book",
     ),
     "paper": Profile(
         name="paper", zoo="robustbench", n_images=1000, n_large=1000, batch_size=250, baseline_epochs=100,
         autoattack_version="standard", autoattack_attacks=(), square_queries=5000,
-        eot_samples=20, aa_rand_eot=20, aa_iterations=None, pgd_steps=20, n_targets=None,
+        eot_samples=20, aa_rand_eot=20, aa_iterations=None, aa_target_classes=None, pgd_steps=20, n_targets=None,
         description="RobustBench models, 1,000 images, GPU and network (the paper's scale)",
     ),
     "paper-dry": Profile(
-        name="paper-dry", zoo="robustbench-dry", n_images=4, n_large=4, batch_size=2, baseline_epochs=2,
+        name="paper-dry", zoo="robustbench-dry", n_images=2, n_large=2, batch_size=1, baseline_epochs=3,
         autoattack_version="standard", autoattack_attacks=(), square_queries=10, eot_samples=2, aa_rand_eot=1,
-        aa_iterations=2, pgd_steps=2, n_targets=None,
+        aa_iterations=2, aa_target_classes=1, pgd_steps=2, n_targets=None,
         description="the paper profile's code path on CPU, offline: RobustBench architectures with RANDOM weights "
-        "(python -m mspd_core.zoo.dry writes them), the largest replaced by named smaller ones, 4 images; "
+        "(python -m mspd_core.zoo.dry writes them), the largest replaced by named smaller ones, 2 images; "
         "finds name/shape errors, measures nothing",
         random_weights=True,
     ),

@@ -172,7 +172,7 @@ def bootstrap(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndar
         boot = np.array([statistic(v[i]) for i in idx], dtype=float)
         boot = boot[np.isfinite(boot)]
         if not math.isfinite(est) or boot.size < samples / 2:
-            raise UndefinedStatistic(f"the {label} is undefined on this sample (on the data: {est:.3g}; finite on "
+            raise UndefinedStatistic(f"the statistic is undefined on this sample (on the data: {est:.3g}; finite on "
                                      f"{boot.size} of {samples} resamples), e.g. a constant column")
         if boot.size < samples:
             label += f", {samples - boot.size} undefined resamples left out"

@@ -333,7 +333,15 @@ class Zoo:
 
 #: Zoo names for users (CLI): name -> (source, input side in pixels).
 NAMED_ZOOS = {"embedded-cifar10": ("embedded", 32), "robustbench-cifar10": ("robustbench", 32),
-              "robustbench-imagenet": ("robustbench-imagenet", 224)}
+              "robustbench-cifar10-dry": ("robustbench-dry", 32), "robustbench-imagenet": ("robustbench-imagenet", 224)}
+
+
+def zoo_name(source: str) -> str:
+    """The user-facing name (``mspd --zoo``) of a zoo source, e.g. a profile's ``zoo`` field."""
+    names = [name for name, (src, _) in NAMED_ZOOS.items() if src == source]
+    if not names:
+        raise ValueError(f"unknown zoo {source!r}; valid: {', '.join(src for src, _ in NAMED_ZOOS.values())}")
+    return names[0]
 
 
 def paper_zoo(dry: bool = False) -> Zoo:
