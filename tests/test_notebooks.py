@@ -36,9 +36,9 @@ def test_notebooks_define_no_algorithms(path):
 
 
 def test_unknown_profile_names_the_valid_ones():
-    with pytest.raises(ValueError, match="valid profiles are: smoke, cpu, paper"):
+    with pytest.raises(ValueError, match="valid profiles are: smoke, cpu, paper, paper-dry"):
         get_profile("nonsense")
-    assert set(PROFILES) == {"smoke", "cpu", "paper"}
+    assert set(PROFILES) == {"smoke", "cpu", "paper", "paper-dry"}
 
 
 def test_papermill_rejects_an_unknown_profile(tmp_path, cifar_root, monkeypatch):
