@@ -33,8 +33,9 @@ check-book: setup
 # layout (their own folder, never one with real weights), every chapter on 2 images (README, "paper-dry").
 DRY_DIR ?= _build/paper-dry
 paper-dry: setup
-	MSPD_ROBUSTBENCH_DIR=$(DRY_DIR)/robustbench $(PY) -m mspd_core.zoo.dry
-	MSPD_ROBUSTBENCH_DIR=$(DRY_DIR)/robustbench $(PY) scripts/run_notebooks.py --profile paper-dry --out $(DRY_DIR)/notebooks
+	MSPD_ROBUSTBENCH_DIR=$(DRY_DIR)/robustbench $(PY) -m mspd_core.zoo.dry --imagenet-folder $(DRY_DIR)/imagenet
+	MSPD_ROBUSTBENCH_DIR=$(DRY_DIR)/robustbench MSPD_IMAGENET=$(DRY_DIR)/imagenet \
+	  $(PY) scripts/run_notebooks.py --profile paper-dry --out $(DRY_DIR)/notebooks
 
 zoo: setup
 	$(PY) -m mspd_core.zoo.train --all

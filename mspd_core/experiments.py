@@ -91,13 +91,13 @@ def setup(session: Session) -> Setup:
 def imagenet_setup(setup: Setup) -> tuple[ImageSet, Zoo] | str:
     """ImageNet data and the paper's ImageNet models for Table IV's ImageNet rows, or the reason
     they cannot run in this build (profile, data, weights)."""
-    if setup.profile.zoo != "robustbench":
+    if setup.profile.zoo not in ("robustbench", "robustbench-dry"):
         return (f"the {setup.profile.name} profile uses the {setup.profile.zoo} CIFAR-10 zoo; ImageNet rows need the "
-                f"paper profile, ImageNet (MSPD_IMAGENET) and RobustBench ImageNet models (the ImageNet loader and models "
-                f"are tested on a synthetic ImageFolder: tests/test_data.py)")
+                f"paper profile, ImageNet (MSPD_IMAGENET) and RobustBench ImageNet models (`make paper-dry` runs this "
+                f"code path on random weights and random-noise images)")
     try:
         data = imagenet_subset(setup.profile.n_images, setup.session.seed)
-        zoo = zoo_for("robustbench-imagenet")
+        zoo = zoo_for(setup.profile.zoo.replace("robustbench", "robustbench-imagenet"))
         for name in (zoo.classifier, zoo.backbone, *zoo.targets):
             load_cached(name, setup.session.device)
     except (DataUnavailableError, ModelUnavailableError, ValueError) as err:

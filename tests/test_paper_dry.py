@@ -76,16 +76,18 @@ def test_cache_keys_tell_random_weights_from_other_weights(tmp_path, monkeypatch
 
 
 def test_dry_zoo_replaces_only_the_largest_models_by_smaller_named_robustbench_ones():
-    paper_targets = list(registry.PAPER_TARGETS)
+    paper_targets = [*registry.PAPER_TARGETS, registry.PAPER_IMAGENET_TARGET]
     for paper, stand_in in registry.DRY_SUBSTITUTES.items():
         assert paper in paper_targets and stand_in not in paper_targets
-        assert registry.spec(stand_in).source == "robustbench" and registry.spec(stand_in).dataset == "cifar10"
+        assert registry.spec(stand_in).source == "robustbench"
+        assert registry.spec(stand_in).dataset == registry.spec(paper).dataset
         size = [sum(p.numel() for p in registry.robustbench_architecture(n).parameters()) for n in (paper, stand_in)]
         assert size[1] < size[0], (paper, stand_in, size)
     names = dry_models()
     assert not set(registry.DRY_SUBSTITUTES) & set(names)
     assert {registry.PAPER_CLASSIFIER, registry.PAPER_BACKBONE, *registry.PAPER_ABLATION_BACKBONES} <= set(names)
-    assert len([t for t in paper_targets if t not in registry.DRY_SUBSTITUTES]) == 5  # kept as in the paper
+    assert len([t for t in registry.PAPER_TARGETS if t not in registry.DRY_SUBSTITUTES]) == 5  # kept as in the paper
+    assert {registry.PAPER_IMAGENET_CLASSIFIER, registry.PAPER_IMAGENET_BACKBONE} <= set(names)
 
 
 def test_model_facts_for_both_zoos():
@@ -113,3 +115,24 @@ def test_dry_profile_attacks_are_named_cheaper():
     assert "2 iterations instead of 100" in ex.describe_attack(aa) and aa.name.startswith("AA (2 it.)")
     assert "n_iter" not in ex.autoattack(get_profile("paper"), "Linf").params
     assert ex.autoattack(get_profile("paper"), "Linf").name == "AA Linf"
+
+
+@pytest.mark.parametrize("name", ["Singh2023Revisiting_ViT-S-ConvStem", "Liu2023Comprehensive_Swin-B"])
+def test_imagenet_random_checkpoints_load_through_robustbench(tmp_path, name):
+    """RobustBench's ImageNet checkpoints hold the inner model (the loader adds normalisation); Swin's go
+    through timm's checkpoint filter: both load and keep the written weights."""
+    write_random_checkpoints(tmp_path, [name], progress=False)
+    model = registry.load_robustbench(name, model_dir=tmp_path)
+    saved = torch.load(registry.robustbench_checkpoint_files(name, tmp_path)[0], map_location="cpu", weights_only=True)
+    key = next(k for k, v in saved.items() if k.endswith("weight") and v.ndim >= 2)
+    assert torch.equal(model.state_dict()[f"model.{key}"], saved[key])
+    assert model(torch.rand(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_synthetic_imagefolder_feeds_the_imagenet_loader(tmp_path):
+    from mspd_core.data import imagenet_subset
+    from mspd_core.zoo.dry import write_synthetic_imagefolder
+
+    assert len(write_synthetic_imagefolder(tmp_path)) == 2 and write_synthetic_imagefolder(tmp_path) == []
+    data = imagenet_subset(2, root=tmp_path)
+    assert data.x.shape == (2, 3, 224, 224) and sorted(data.y.tolist()) == [0, 1]

@@ -15,7 +15,7 @@ the ``paper`` profile refuses a folder with the marker. Cache keys carry each ch
 SHA-256, so random-weight results are never served for real weights.
 
     python -m mspd_core.zoo.dry                   # into $MSPD_ROBUSTBENCH_DIR (or the cache's robustbench/)
-    python -m mspd_core.zoo.dry --dir /tmp/rb-dry
+    python -m mspd_core.zoo.dry --dir /tmp/rb-dry --imagenet-folder /tmp/imagenet-dry
 """
 from __future__ import annotations
 
@@ -36,9 +36,10 @@ class RealWeightsError(RuntimeError):
 
 
 def dry_models() -> list[str]:
-    """The models the ``paper-dry`` run loads: classifier, every backbone, every (substituted) target."""
-    zoo = paper_zoo(dry=True)
-    return list(dict.fromkeys([zoo.classifier, *zoo.backbones, *zoo.targets]))
+    """The models the ``paper-dry`` run loads: classifier, every backbone, every (substituted) target,
+    of the CIFAR-10 zoo and of the ImageNet zoo (Table IV's ImageNet rows)."""
+    zoos = [paper_zoo(dry=True), paper_zoo(dry=True, imagenet=True)]
+    return list(dict.fromkeys(n for z in zoos for n in (z.classifier, *z.backbones, *z.targets)))
 
 
 def substitution_notes() -> list[str]:
@@ -48,13 +49,42 @@ def substitution_notes() -> list[str]:
 
 def random_state_dicts(name: str, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     """The state dict(s) RobustBench's loader expects for ``name``, from the architecture's own random
-    initialisation: one per file (an ensemble such as Chen2020Adversarial has one per member)."""
+    initialisation: one per file (an ensemble such as Chen2020Adversarial has one per member). RobustBench
+    wraps most ImageNet models as ``Sequential(normalize, model)`` and its checkpoints hold the inner
+    model only (the loader adds the ``model.`` prefix), so those are saved the same way."""
     torch.manual_seed(seed)
     model = robustbench_architecture(name)
     files = robustbench_checkpoint_files(name, Path("."))
     if len(files) > 1:  # robustbench loads file i into model.models[i]
         return [member.state_dict() for member in model.models]
+    children = dict(model.named_children())
+    if spec(name).dataset == "imagenet" and name not in TIMM_ARCHITECTURES and set(children) == {"normalize", "model"}:
+        return [children["model"].state_dict()]
     return [model.state_dict()]
+
+
+#: The first two ImageNet classes (tench, goldfish): with two class folders, ImageFolder's labels 0
+#: and 1 are the models' classes 0 and 1.
+SYNTHETIC_WNIDS = ("n01440764", "n01443537")
+
+
+def write_synthetic_imagefolder(root: Path, per_class: int = 1, seed: int = 0) -> list[Path]:
+    """Random-noise JPEGs in ImageFolder layout (``root/<wnid>/<i>.JPEG``), standing in for ImageNet in the
+    dry run only (no ImageNet here); existing files are kept. Returns the files written."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    written = []
+    for wnid in SYNTHETIC_WNIDS:
+        for i in range(per_class):
+            path = Path(root) / wnid / f"synthetic_{i}.JPEG"
+            if path.exists():
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)).save(path, quality=90)
+            written.append(path)
+    return written
 
 
 def check_folder(model_dir: Path) -> None:
@@ -100,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, default=None, help="RobustBench model_dir (default: $MSPD_ROBUSTBENCH_DIR)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--imagenet-folder", type=Path, default=None,
+                        help="also write a synthetic (random-noise) ImageFolder here for Table IV's ImageNet rows")
     args = parser.parse_args(argv)
     from ..paths import absolutize_user_paths
 
@@ -114,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({len(dry_models())} models; timm models: {', '.join(n for n in dry_models() if n in TIMM_ARCHITECTURES)})")
     for line in substitution_notes():
         print(f"[dry] stand-in: {line}")
+    if args.imagenet_folder:
+        images = write_synthetic_imagefolder(args.imagenet_folder, seed=args.seed)
+        print(f"[dry] {len(images)} random-noise image(s) written under {args.imagenet_folder} (ImageNet stand-in)")
     return 0
 
 

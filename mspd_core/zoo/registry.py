@@ -69,6 +69,7 @@ DRY_SUBSTITUTES = {
     "Peng2023Robust": "Chen2020Efficient",  # RaWRN-70-16 -> WideResNet-34-10 (no smaller RobustArch in RobustBench)
     "Sehwag2021Proxy_ResNest152": "Sehwag2021Proxy_R18",  # same paper, ResNet-18
     "Debenedetti2022Light_XCiT-L12": "Debenedetti2022Light_XCiT-S12",  # same paper, XCiT-S12 (26M instead of 104M)
+    PAPER_IMAGENET_TARGET: "Liu2023Comprehensive_Swin-B",  # same paper, Swin-B (88M instead of 197M)
 }
 
 
@@ -102,6 +103,7 @@ ROBUSTBENCH_MODELS: dict[str, ModelSpec] = {s.name: s for s in [
     _rb(PAPER_IMAGENET_CLASSIFIER, "classifier", "DeiT-B", "imagenet", "corruptions", training="corruptions"),
     _rb(PAPER_IMAGENET_BACKBONE, "backbone", "ViT-S (ConvStem)", "imagenet"),
     _rb(PAPER_IMAGENET_TARGET, "target", "Swin-L", "imagenet"),
+    _rb("Liu2023Comprehensive_Swin-B", "target", "Swin-B", "imagenet"),  # paper-dry stand-in
 ]}
 
 EMBEDDED_MODELS: dict[str, ModelSpec] = {
@@ -344,16 +346,36 @@ def zoo_name(source: str) -> str:
     return names[0]
 
 
-def paper_zoo(dry: bool = False) -> Zoo:
-    """The paper's CIFAR-10 zoo (SPEC), or with ``dry`` its ``paper-dry`` version (DRY_SUBSTITUTES);
-    no check of the weights folder (:func:`zoo_for` does that)."""
-    targets = tuple(DRY_SUBSTITUTES.get(t, t) for t in PAPER_TARGETS) if dry else PAPER_TARGETS
-    return Zoo(PAPER_CLASSIFIER, PAPER_BACKBONE, targets, (PAPER_BACKBONE, *PAPER_ABLATION_BACKBONES),
-               "robustbench-dry" if dry else "robustbench")
+def paper_zoo(dry: bool = False, imagenet: bool = False) -> Zoo:
+    """The paper's CIFAR-10 zoo (SPEC) or its ImageNet zoo (Table IV's ImageNet rows); with ``dry``
+    the ``paper-dry`` version (DRY_SUBSTITUTES). No check of the weights folder (:func:`zoo_for` does that)."""
+    swap = (lambda names: tuple(DRY_SUBSTITUTES.get(n, n) for n in names)) if dry else tuple
+    source = "robustbench" + ("-imagenet" if imagenet else "") + ("-dry" if dry else "")
+    if imagenet:
+        return Zoo(PAPER_IMAGENET_CLASSIFIER, PAPER_IMAGENET_BACKBONE, swap((PAPER_IMAGENET_TARGET,)),
+                   (PAPER_IMAGENET_BACKBONE,), source)
+    return Zoo(PAPER_CLASSIFIER, PAPER_BACKBONE, swap(PAPER_TARGETS), (PAPER_BACKBONE, *PAPER_ABLATION_BACKBONES), source)
+
+
+def check_weights_folder(dry: bool) -> None:
+    """The paper profile never runs on the dry run's random weights; the dry profile only on them."""
+    if not dry and holds_dry_weights():
+        raise ModelUnavailableError(
+            f"{robustbench_dir()} holds the paper-dry run's RANDOM weights ({DRY_MARKER}); point "
+            f"{ROBUSTBENCH_ENV} at the folder with the real RobustBench checkpoints for the paper profile")
+    if dry and not holds_dry_weights():
+        raise ModelUnavailableError(
+            f"the paper-dry profile needs random-weight checkpoints in {robustbench_dir()} (no {DRY_MARKER} there): "
+            f"write them with `python -m mspd_core.zoo.dry` (`make paper-dry` does), with {ROBUSTBENCH_ENV} "
+            "naming an empty folder, never one with real weights")
+
+
+PAPER_SOURCES = ("robustbench", "robustbench-dry", "robustbench-imagenet", "robustbench-imagenet-dry")
 
 
 def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
-    """The default zoo of a source: ``embedded`` (offline, trained here) or ``robustbench`` (paper)."""
+    """The default zoo of a source: ``embedded`` (offline, trained here), ``robustbench`` (paper),
+    ``robustbench-imagenet`` (Table IV's ImageNet rows), or their ``-dry`` versions (random weights)."""
     if source == "embedded":
         trained = available_embedded("target")
         targets = tuple(sorted(trained, key=lambda t: t != EMBEDDED_MAIN_TARGET))
@@ -361,24 +383,12 @@ def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
         if missing:
             raise ModelUnavailableError(f"the embedded zoo lacks {', '.join(missing)} (see {ZOO_DIR}); run `make zoo`")
         zoo = Zoo(DEFAULT_CLASSIFIER, DEFAULT_BACKBONE, targets, tuple(available_embedded("backbone")), "embedded")
-    elif source == "robustbench":
-        if holds_dry_weights():
-            raise ModelUnavailableError(
-                f"{robustbench_dir()} holds the paper-dry run's RANDOM weights ({DRY_MARKER}); point "
-                f"{ROBUSTBENCH_ENV} at the folder with the real RobustBench checkpoints for the paper profile")
-        zoo = paper_zoo()
-    elif source == "robustbench-dry":  # the paper's zoo with the CPU stand-ins (random weights, ``paper-dry``)
-        if not holds_dry_weights():
-            raise ModelUnavailableError(
-                f"the paper-dry profile needs random-weight checkpoints in {robustbench_dir()} (no {DRY_MARKER} there): "
-                f"write them with `python -m mspd_core.zoo.dry` (`make paper-dry` does), with {ROBUSTBENCH_ENV} "
-                "naming an empty folder, never one with real weights")
-        zoo = paper_zoo(dry=True)
-    elif source == "robustbench-imagenet":
-        zoo = Zoo(PAPER_IMAGENET_CLASSIFIER, PAPER_IMAGENET_BACKBONE, (PAPER_IMAGENET_TARGET,), (PAPER_IMAGENET_BACKBONE,),
-                  "robustbench-imagenet")
+    elif source in PAPER_SOURCES:
+        dry = source.endswith("-dry")
+        check_weights_folder(dry)
+        zoo = paper_zoo(dry=dry, imagenet="imagenet" in source)
     else:
-        raise ValueError(f"unknown zoo {source!r}; valid: embedded, robustbench, robustbench-dry, robustbench-imagenet")
+        raise ValueError(f"unknown zoo {source!r}; valid: embedded, {', '.join(PAPER_SOURCES)}")
     if n_targets is not None:
         zoo = Zoo(zoo.classifier, zoo.backbone, zoo.targets[:n_targets], zoo.backbones, zoo.source)
     return zoo
