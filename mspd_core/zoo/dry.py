@@ -27,8 +27,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..paths import robustbench_dir
-from .registry import (DRY_MARKER, DRY_SUBSTITUTES, TIMM_ARCHITECTURES, robustbench_architecture,
-                       paper_zoo, robustbench_checkpoint_files, spec)
+from .registry import (DRY_MARKER, DRY_SUBSTITUTES, TIMM_ARCHITECTURES, holds_dry_weights, paper_zoo,
+                       robustbench_architecture, robustbench_checkpoint_files, spec)
 
 
 class RealWeightsError(RuntimeError):
@@ -89,7 +89,7 @@ def write_synthetic_imagefolder(root: Path, per_class: int = 1, seed: int = 0) -
 
 def check_folder(model_dir: Path) -> None:
     """Refuse a folder that holds ``.pt`` files but no dry-run marker: those may be real weights."""
-    if (model_dir / DRY_MARKER).exists():
+    if holds_dry_weights(model_dir):
         return
     found = sorted(model_dir.rglob("*.pt"))[:3] if model_dir.exists() else []
     if found:

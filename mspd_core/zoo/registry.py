@@ -186,43 +186,41 @@ TIMM_ARCHITECTURES = {
 }
 
 
-def robustbench_architecture(name: str) -> nn.Module:
-    """RobustBench's architecture for ``name`` with random weights (offline; no download)."""
-    import importlib
-
+def _robustbench_entry(name: str) -> dict:
+    """RobustBench's model-zoo entry for ``name`` (its ``model`` constructor and ``gdrive_id``)."""
     from .._compat import import_robustbench
 
     import_robustbench()
+    from robustbench.model_zoo import model_dicts
+    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
+
     s = spec(name)
     if s.source != "robustbench":
         raise ValueError(f"{name!r} is not a RobustBench model")
+    return model_dicts[BenchmarkDataset(s.dataset)][ThreatModel(s.threat_model)][name]
+
+
+def robustbench_architecture(name: str) -> nn.Module:
+    """RobustBench's architecture for ``name`` with random weights (offline; no download)."""
+    entry = _robustbench_entry(name)
     if name in TIMM_ARCHITECTURES:
+        import importlib
+
         import timm
 
         module, timm_name = TIMM_ARCHITECTURES[name]
         importlib.import_module(module)  # registers the timm model
         return timm.create_model(timm_name, pretrained=False)
-    from robustbench.model_zoo import model_dicts
-    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
-
-    entry = model_dicts[BenchmarkDataset(s.dataset)][ThreatModel(s.threat_model)][name]
     return entry["model"]()
 
 
 def robustbench_checkpoint_files(name: str, model_dir: Path | None = None) -> list[Path]:
     """Every file RobustBench reads for ``name``: ``name.pt``, or ``name.pt_m0.pt``, ``_m1``, ... for an
     ensemble (Chen2020Adversarial), exactly as ``robustbench.utils.load_model`` names them."""
-    from .._compat import import_robustbench
-
-    import_robustbench()
-    from robustbench.model_zoo import model_dicts
-    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
-
-    s, path = spec(name), robustbench_checkpoint(name, model_dir)
-    if name in TIMM_ARCHITECTURES:
+    ids, path = _robustbench_entry(name)["gdrive_id"], robustbench_checkpoint(name, model_dir)
+    if name in TIMM_ARCHITECTURES or not isinstance(ids, list):
         return [path]
-    ids = model_dicts[BenchmarkDataset(s.dataset)][ThreatModel(s.threat_model)][name]["gdrive_id"]
-    return [Path(f"{path}_m{i}.pt") for i in range(len(ids))] if isinstance(ids, list) else [path]
+    return [Path(f"{path}_m{i}.pt") for i in range(len(ids))]
 
 
 #: A file in a RobustBench folder that says its checkpoints are random (written by ``zoo.dry``).
