@@ -1,85 +1,162 @@
-"""The claims engine: simulated power, no false "reproduced", every verdict can flip."""
+"""The claims engine on two axes: exact size of its tests, simulated operating characteristics through the
+engine's own code (mspd_core.claims.simulate), coherence of p and interval, every verdict can flip."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 
 import numpy as np
 import pytest
 
 from mspd_core import claims
-from mspd_core.claims import stats
-from mspd_core.claims.engine import directional_verdict
-from mspd_core.claims.registry import REGISTRY
+from mspd_core.claims import history, stats
+from mspd_core.claims.engine import direction_verdict, directional_verdict, size_verdict
+from mspd_core.claims.registry import REGISTRY, claim_fingerprint
+from mspd_core.claims.simulate import paired_outcomes, simulate
 
 TESTABLE = [k for k, s in REGISTRY.items() if s.comparison != "untestable"]
+MC = 0.02  # Monte Carlo allowance for rates estimated from a few hundred repetitions
 
 
-def paired_outcomes(rng, n: int, discordance: float, effect: float) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean outcomes of two conditions on n images: P(disagree) = discordance, p_a - p_b = effect."""
-    u = rng.random(n)
-    only_a = u < (discordance + effect) / 2
-    only_b = (u >= (discordance + effect) / 2) & (u < discordance)
-    both = rng.random(n) < 0.5
-    a = np.where(only_a, True, np.where(only_b, False, both))
-    b = np.where(only_b, True, np.where(only_a, False, both))
-    return a, b
+# ---- exact properties of the paired tests (enumeration over every 2x2 table) ------------------------------
+
+def _tables(n: int):
+    i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+    keep = i + j <= n
+    return i[keep], j[keep]
 
 
-def simulate(key: str, n: int, discordance: float, effect: float, reps: int, seed: int = 0) -> dict[str, float]:
-    spec = REGISTRY[key]
-    rng = np.random.default_rng(seed)
-    out = {"reproduced": 0, "contradicted": 0, "inconclusive": 0}
-    for _ in range(reps):
-        a, b = paired_outcomes(rng, n, discordance, effect)
-        out[directional_verdict(spec, stats.paired_accuracy(a, b, with_mde=False))] += 1
-    return {k: v / reps for k, v in out.items()}
+def _probabilities(n: int, n10, n01, psi: float, delta: float) -> np.ndarray:
+    from scipy.stats import multinomial
+
+    counts = np.stack([n10, n01, n - n10 - n01], axis=1)
+    return np.exp(multinomial.logpmf(counts, n, [(psi + delta) / 2, (psi - delta) / 2, 1 - psi]))
 
 
-def test_true_effect_of_the_papers_size_is_reproduced_at_about_the_stated_power():
-    key, n, psi = "t5_vs_bilevel2", 500, 0.2
-    effect = REGISTRY[key].paper_effect / 100
-    stated = stats.mcnemar_power(n, psi, effect)
-    got = simulate(key, n, psi, effect, reps=600)
-    assert abs(got["reproduced"] - stated) < 0.07, (got, stated)
-    assert got["contradicted"] < 0.01
+@pytest.mark.parametrize("n", [20, 100, 500])
+def test_score_test_size_is_at_most_5_percent_exactly(n):
+    """Under no effect, P(the 95% interval excludes 0) <= 5% for every discordance (both directions together)."""
+    n10, n01 = _tables(n)
+    lo, hi = stats.tango_interval(n10, n01, n)
+    worst = max(_probabilities(n, n10, n01, psi, 0.0)[(lo > 0) | (hi < 0)].sum() for psi in np.linspace(0.01, 1, 40))
+    assert worst <= 0.05, worst
 
 
-def test_no_effect_is_never_reproduced_and_inconclusive_at_least_95_percent():
-    """With no true effect: "reproduced" at most at the test's one-sided size; for a claim of direction
-    only, "inconclusive" >= 95%. Where the paper states a size (t9: +0.7 points), "contradicted" may
-    also appear, and only when our interval excludes the paper's effect with our sign opposite (the
-    rule), which is then a correct rejection of the paper's size."""
-    import dataclasses
+@pytest.mark.parametrize("n", [100, 250, 500])
+def test_equivalence_size_at_the_margin_is_at_most_5_percent_exactly(n):
+    """With the true difference exactly at the 2-point margin, P("reproduced") <= 5% for every discordance."""
+    m = 0.02
+    n10, n01 = _tables(n)
+    lo, hi = stats.tango_interval(n10, n01, n, 0.90)
+    inside = (lo > -m) & (hi < m)
+    worst = max(_probabilities(n, n10, n01, psi, m)[inside].sum() for psi in np.linspace(m, 1, 40))
+    assert worst <= 0.05, worst
 
-    direction_only = dataclasses.replace(REGISTRY["t9_smoothing"], key="direction-only", paper_effect=None)
-    rng = np.random.default_rng(1)
-    verdicts = {"direction-only": [], "t9_smoothing": []}
-    for _ in range(1000):
-        a, b = paired_outcomes(rng, 500, 0.15, 0.0)
+
+def test_p_and_interval_agree_on_every_row():
+    """One procedure per row: the shown interval excludes the null exactly when p < 0.05."""
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        n = int(rng.integers(10, 600))
+        n10, n01 = rng.multinomial(n, [0.05, 0.05, 0.9])[:2]
+        a = np.r_[np.ones(n10, bool), np.zeros(n01, bool), np.ones(n - n10 - n01, bool)]
+        b = np.r_[np.zeros(n10, bool), np.ones(n01, bool), np.ones(n - n10 - n01, bool)]
         est = stats.paired_accuracy(a, b, with_mde=False)
-        verdicts["direction-only"].append(directional_verdict(direction_only, est))
-        v = directional_verdict(REGISTRY["t9_smoothing"], est)
-        verdicts["t9_smoothing"].append(v)
-        if v == "contradicted" and est.p >= 0.05:
-            assert est.effect < 0 and est.ci_high < 0.7
-    share = {k: {v: np.mean([x == v for x in xs]) for v in ("reproduced", "inconclusive")} for k, xs in verdicts.items()}
-    assert share["direction-only"]["inconclusive"] >= 0.95, share
-    assert share["direction-only"]["reproduced"] <= 0.035 and share["t9_smoothing"]["reproduced"] <= 0.035, share
+        assert (est.p < 0.05) == (est.ci_low > 0 or est.ci_high < 0), (n10, n01, n, est)
+        eq = stats.equivalence(a, b, 2.0)
+        assert (eq.p < 0.05) == (-2 < eq.ci_low and eq.ci_high < 2), (n10, n01, n, eq)
+    for seed in range(30):
+        est = stats.bootstrap(rng.normal(0.1, 1, 80), seed=seed)
+        assert (est.p < 0.05) == (est.ci_low > 0 or est.ci_high < 0), est
 
 
-def test_opposite_effect_is_contradicted():
-    key = "t12_decouple_clean"
-    got = simulate(key, 500, 0.2, -REGISTRY[key].paper_effect / 100, reps=300, seed=2)
-    assert got["contradicted"] > 0.9 and got["reproduced"] == 0, got
+def test_the_reviewers_cases():
+    """9 vs 2 discordant at n = 500: p and CI agree; 100 identical outcomes do not establish a 2-point match."""
+    a = np.r_[np.ones(9, bool), np.zeros(2, bool), np.ones(489, bool)]
+    b = np.r_[np.zeros(9, bool), np.ones(2, bool), np.ones(489, bool)]
+    est = stats.paired_accuracy(a, b)
+    assert (est.p < 0.05) == (est.ci_low > 0)
+    same = np.ones(100, bool)
+    out = claims.check("t13_single_copy_matches_pgd", a=same, b=same.copy())
+    assert out.verdict == "inconclusive" and out.ci_high > 2
 
 
-def test_mde_is_where_power_reaches_80_percent():
-    for n, psi in ((100, 0.2), (500, 0.1), (1000, 0.3)):
-        mde = stats.mcnemar_mde(n, psi)
-        assert stats.mcnemar_power(n, max(psi, mde), mde) >= 0.8 - 1e-9
-        assert stats.mcnemar_power(n, max(psi, mde * 0.9), mde * 0.9) < 0.8
-    assert stats.mcnemar_mde(100, 0.2) > stats.mcnemar_mde(500, 0.2)
+def test_no_jump_at_zero():
+    """The sign of a non-significant estimate never decides: -0.2 and +0.2 with the same width are both inconclusive."""
+    for effect in (-0.2, 0.2):
+        est = stats.Estimate(effect, effect - 1.5, effect + 1.5, 0.8, 500, 3.0, "-", 0.95, (10, 9))
+        assert direction_verdict("paired_accuracy", est) == "inconclusive"
+    assert size_verdict(5.8, -0.4, 2.8) == "smaller" and size_verdict(5.8, 4, 7) == "consistent"
+    assert size_verdict(1696, 38, 66) == "smaller" and size_verdict(None, 1, 2) == "not stated"
 
+
+def test_no_discordant_pair_cannot_separate():
+    """Two defenses with identical per-image outcomes: inconclusive, for that reason (not an n problem)."""
+    a = np.array([True, False] * 50)
+    out = claims.check("t4_mspd_vs_bilevel", a=a, b=a.copy())
+    assert out.verdict == "inconclusive" and out.discordant == (0, 0) and "cannot separate" in out.note
+    rng = np.random.default_rng(1)
+    x, y = paired_outcomes(rng, 100, 0.3, 0.1)
+    assert stats.discordant_counts(x, y)[:2] == claims.check("t4_mspd_vs_bilevel", a=x, b=y).discordant
+
+
+# ---- operating characteristics through the engine (the simulate module) ------------------------------------
+
+@pytest.mark.parametrize("key,kwargs", [
+    ("t5_vs_bilevel2", {"n": 500, "discordance": 0.15}),
+    ("t4_mspd_vs_bilevel", {"n": 100, "discordance": 0.1}),
+    ("l2_forward_lowers_more", {"n": 200}),
+    ("t4_speed", {"n": 4}),
+    ("t6_best_every_attack", {"n": 100, "parts": 15, "discordance": 0.1}),
+    ("l4_order", {"n": 100}),
+])
+def test_no_effect_is_rarely_reproduced_or_contradicted(key, kwargs):
+    null = 1.0 if REGISTRY[key].comparison == "time_ratio" else 0.0
+    got = simulate(key, null, reps=300, seed=5, **kwargs)["direction"]
+    assert got["reproduced"] <= 0.05 + MC and got["contradicted"] <= 0.05 + MC, got
+
+
+def test_equivalence_at_the_margin_is_rarely_reproduced():
+    got = simulate("t13_smoothing_matches_pgd", 2.0, n=500, discordance=0.1, reps=300, seed=6)["direction"]
+    assert got["reproduced"] <= 0.05 + MC, got
+
+
+def test_power_at_the_papers_effect_matches_the_analytic_power():
+    key, n, psi = "t5_vs_bilevel2", 500, 0.2
+    stated = stats.mcnemar_power(n, psi, REGISTRY[key].paper_effect / 100)
+    got = simulate(key, "paper", n=n, discordance=psi, reps=400, seed=7)
+    assert abs(got["direction"]["reproduced"] - stated) < 0.07, (got, stated)
+    assert got["size"]["consistent"] >= 0.90, got
+
+
+def test_size_axis_says_smaller_when_the_truth_is_far_below_the_paper():
+    got = simulate("t4_speed", 50.0, n=4, reps=300, seed=8)
+    assert got["size"]["smaller"] >= 0.8 and got["direction"]["reproduced"] >= 0.8, got
+    at_paper = simulate("t4_speed", "paper", n=4, reps=300, seed=9)
+    assert at_paper["size"]["consistent"] >= 0.90, at_paper
+
+
+def test_ordering_size_axis_holds_at_the_papers_part_effects():
+    got = simulate("t15_every_budget", "paper", n=500, discordance=0.3, reps=200, seed=10)
+    assert got["size"]["consistent"] >= 0.90 and got["direction"]["contradicted"] == 0, got
+
+
+def test_simulate_cli_prints_json_last(capsys):
+    from mspd_core.claims.simulate import main
+
+    assert main(["--claim", "t9_fb_vs_f", "--effect", "0", "--reps", "50", "--json"]) == 0
+    rates = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(rates) == {"direction", "size"} and abs(sum(rates["direction"].values()) - 1) < 1e-9
+    assert {"reproduced", "contradicted", "inconclusive"} == set(rates["direction"])
+    assert {"consistent", "smaller", "larger", "not stated"} <= set(rates["size"])
+    with pytest.raises(SystemExit):
+        main(["--claim", "nope"])
+    with pytest.raises(SystemExit):
+        main(["--claim", "t6_diffpure"])
+
+
+# ---- every verdict can flip -------------------------------------------------------------------------------
 
 def _strong_inputs(key: str, flip: bool) -> dict:
     """Data with a clear effect in the paper's direction (or, flipped, the opposite one)."""
@@ -93,13 +170,17 @@ def _strong_inputs(key: str, flip: bool) -> dict:
         a, b = paired_outcomes(rng, 1000, 0.3, 0.25) if flip else paired_outcomes(rng, 1000, 0.02, 0.0)
         return {"a": a, "b": b}
     if spec.comparison == "bootstrap":
+        if spec.statistic == "spearman":
+            x = rng.normal(size=300)
+            return {"values": np.column_stack([x, sign * x + rng.normal(0, 0.5, 300)])}
         return {"values": sign * rng.normal(1.0, 1.0, 300)}
     if spec.comparison == "time_ratio":
         slow, fast = rng.uniform(3.0, 3.3, 4), rng.uniform(0.05, 0.06, 5)
         return {"slow": fast, "fast": slow} if flip else {"slow": slow, "fast": fast}
     if spec.comparison == "ordering":
+        k = len(spec.part_effects) if spec.part_effects else 3
         if spec.part_comparison == "paired_accuracy":
-            pairs = [paired_outcomes(rng, 500, 0.3, 0.25) for _ in range(3)]
+            pairs = [paired_outcomes(rng, 500, 0.3, 0.25) for _ in range(k)]
             return {"parts": [(b, a) if flip else (a, b) for a, b in pairs]}
         return {"parts": [sign * rng.normal(1.0, 1.0, 300) for _ in range(2)]}
     raise AssertionError(spec.comparison)
@@ -117,37 +198,41 @@ def test_a_tie_is_never_a_win():
     out = claims.check("t4_mspd_vs_none", a=a, b=a.copy())
     assert out.verdict == "inconclusive" and out.p == 1.0 and out.effect == 0
     ordering = claims.check("t14_eta_best", parts=[(a, a.copy()), (a, a.copy())])
-    assert ordering.verdict == "inconclusive"
+    assert ordering.verdict == "inconclusive" and "cannot separate" in ordering.note
 
 
-def test_small_n_is_inconclusive_not_refuted():
-    """100 images cannot detect a 4-point effect: the verdict says inconclusive and the MDE says why."""
-    rng = np.random.default_rng(3)
-    a, b = paired_outcomes(rng, 100, 0.2, 0.04)
-    out = claims.check("t4_mspd_vs_bilevel", a=a, b=b)
-    assert out.verdict in ("inconclusive", "reproduced")
-    assert out.mde > 8  # points
+def test_ordering_contradicted_needs_a_holm_significant_reversal():
+    """One part reversed at p ~ 0.03 among 15 is not enough after Holm; a strong reversal is."""
+    rng = np.random.default_rng(11)
+    same = [paired_outcomes(rng, 100, 0.1, 0.0) for _ in range(14)]
+    a = np.r_[np.zeros(12, bool), np.ones(3, bool), np.ones(85, bool)]  # 3 vs 12 discordant: reversed, p ~ 0.03
+    b = np.r_[np.ones(12, bool), np.zeros(3, bool), np.ones(85, bool)]
+    assert stats.paired_accuracy(a, b).p < 0.05
+    out = claims.check("t6_best_every_attack", parts=same + [(a, b)])
+    assert out.verdict == "inconclusive", out.note
+    strong = (np.r_[np.zeros(40, bool), np.ones(60, bool)], np.r_[np.ones(40, bool), np.ones(60, bool)])
+    assert claims.check("t6_best_every_attack", parts=same + [strong]).verdict == "contradicted"
 
 
-def test_time_ratio_note_names_the_closer_reference():
+def test_time_ratio_size_names_the_pass_count_ratio():
     out = claims.check("t4_speed", slow=[3.2, 3.4, 3.3], fast=[0.06, 0.065, 0.063])
-    assert out.verdict == "reproduced"
-    assert "closer to the pass-count ratio" in out.note and "1696x is outside" in out.note
+    assert out.verdict == "reproduced" and out.size == "smaller"
+    assert "paper 1.7e+03x: smaller" in out.size_note and "pass counts imply 52.5x, inside our CI" in out.size_note
 
 
 def test_untestable_claims_say_why():
     out = claims.check("t6_diffpure")
-    assert out.verdict == "not testable here" and "diffusion" in out.note
+    assert out.verdict == "not testable here" and out.size == "not testable here" and "diffusion" in out.note
 
 
 def test_outcomes_carry_everything_the_summary_shows():
     rng = np.random.default_rng(4)
     a, b = paired_outcomes(rng, 200, 0.3, 0.1)
     out = claims.check("t9_fb_vs_f", a=a, b=b)
-    for field in ("paper", "effect", "ci_low", "ci_high", "p", "n", "mde", "verdict"):
+    for field in ("paper", "effect", "ci_low", "ci_high", "p", "n", "mde", "verdict", "size", "size_note"):
         value = getattr(out, field)
         assert value is not None and (not isinstance(value, float) or math.isfinite(value)), field
-    assert out.ci_low <= out.effect <= out.ci_high and out.n == 200
+    assert out.ci_low <= out.effect <= out.ci_high and out.n == 200 and out.design["discordance"] > 0
 
 
 def test_record_refuses_another_chapters_claim(tmp_path, monkeypatch):
@@ -157,7 +242,19 @@ def test_record_refuses_another_chapters_claim(tmp_path, monkeypatch):
         claims.record("table04_main", [out], "smoke")
     claims.record("table06_attacks", [out], "smoke")
     rows, profiles = claims.load_all()
-    assert rows[0]["key"] == "t6_diffpure" and profiles == {"smoke"}
+    assert rows[0]["key"] == "t6_diffpure" and rows[0]["size"] == "not testable here" and profiles == {"smoke"}
+
+
+def test_a_run_outside_the_book_never_writes_the_books_record(tmp_path, monkeypatch):
+    from mspd_core.paths import PROJECT_ROOT
+
+    monkeypatch.delenv(claims.engine.CLAIMS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    book = PROJECT_ROOT / "notebooks" / "_executed" / "claims" / "table06_attacks.json"
+    before = book.read_bytes() if book.exists() else None
+    claims.record("table06_attacks", [claims.check("t6_diffpure")], "smoke")
+    assert (tmp_path / "mspd-claims" / "table06_attacks.json").exists()
+    assert (book.read_bytes() if book.exists() else None) == before
 
 
 def test_bad_inputs_are_refused():
@@ -165,14 +262,60 @@ def test_bad_inputs_are_refused():
         claims.check("no_such_claim")
     with pytest.raises(ValueError, match="same images"):
         claims.check("t4_mspd_vs_none", a=np.ones(5, bool), b=np.ones(6, bool))
+    with pytest.raises(ValueError, match="no paired outcomes"):
+        claims.check("t4_mspd_vs_none", a=np.ones(0, bool), b=np.ones(0, bool))
+    with pytest.raises(ValueError, match="boolean"):
+        claims.check("t4_mspd_vs_none", a=np.array([1.0, np.nan]), b=np.ones(2))
     with pytest.raises(ValueError, match="two positive"):
         claims.check("t4_speed", slow=[3.0], fast=[0.1, 0.1])
+    with pytest.raises(ValueError, match="two positive"):
+        claims.check("t4_speed", slow=[3.0, -1.0], fast=[0.1, 0.1])
+    with pytest.raises(ValueError, match="finite"):
+        claims.check("l2_forward_lowers_more", values=[1.0, np.nan, 2.0])
+    with pytest.raises(ValueError, match="paper effects"):
+        claims.check("t15_every_budget", parts=[paired_outcomes(np.random.default_rng(0), 50, 0.2, 0.0)],
+                     part_paper_effects=[1.0, 2.0])
 
 
 def test_an_undefined_statistic_is_not_testable_rather_than_an_error():
     """A rank correlation over a constant column (e.g. no defense changed any outcome) has no value."""
-    from scipy import stats as sps
-
     values = np.column_stack([np.linspace(0, 1, 12), np.zeros(12)])
-    out = claims.check("l1_alignment_predicts", values=values, statistic=lambda v: sps.spearmanr(v[:, 0], v[:, 1])[0])
+    out = claims.check("l1_alignment_predicts", values=values)
     assert out.verdict == "not testable here" and "undefined" in out.note
+
+
+def test_multiplicity_counts_survivors():
+    rows = [{"verdict": "reproduced", "p": 0.001}, {"verdict": "reproduced", "p": 0.04}, {"verdict": "inconclusive", "p": 0.5},
+            {"verdict": "not testable here", "p": None}]
+    got = claims.engine.multiplicity(rows)
+    assert got == {"testable": 3, "reproduced": 2, "holm": 1, "bh": 1}
+    assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+
+
+def test_mde_is_where_power_reaches_80_percent():
+    for n, psi in ((100, 0.2), (500, 0.1), (1000, 0.3)):
+        mde = stats.mcnemar_mde(n, psi)
+        assert stats.mcnemar_power(n, max(psi, mde), mde) >= 0.8 - 1e-9
+        assert stats.mcnemar_power(n, max(psi, mde * 0.9), mde * 0.9) < 0.8
+    assert stats.mcnemar_mde(100, 0.2) > stats.mcnemar_mde(500, 0.2)
+
+
+# ---- an auditable registry --------------------------------------------------------------------------------
+
+def test_every_decision_field_change_is_in_the_history():
+    todo = history.pending()
+    assert not any(todo.values()), (f"claims changed without a history entry: {todo}; record them with "
+                                    "python -m mspd_core.claims.history --reason '...'")
+
+
+def test_a_changed_decision_field_is_detected(tmp_path, monkeypatch):
+    changed = dataclasses.replace(REGISTRY["t4_speed"], paper_effect=1000.0)
+    assert claim_fingerprint(changed) != claim_fingerprint(REGISTRY["t4_speed"])
+    monkeypatch.setitem(REGISTRY, "t4_speed", changed)
+    assert history.pending()["changed"] == ["t4_speed"]
+    path = tmp_path / "history.json"
+    path.write_text(history.HISTORY.read_text())
+    entry = history.add_entry("test", "2026-12-01", path=path)
+    assert entry["changed"] == ["t4_speed"] and not any(history.pending(history.load(path)).values())
+    with pytest.raises(ValueError, match="reason"):
+        history.add_entry(" ", path=path)

@@ -1,14 +1,23 @@
-"""Verdicts: the registered comparison applied to a notebook's outcomes, and the build's record of them.
+"""Verdicts on two axes: the registered comparison applied to a notebook's outcomes, and the build's record.
 
-Verdicts (SPEC, "Statistical standard for verdicts"):
+Each claim gets two verdicts, from one interval (the one shown, which also gives p):
 
-- **reproduced**: the paper's direction, and the test rejects at 5% (equivalence: TOST rejects
-  non-equivalence at 5%; ordering: every part reproduced);
-- **contradicted**: significant the other way, or our 95% interval excludes the paper's effect
-  while our estimate has the opposite sign (equivalence: the interval lies outside the margin;
-  ordering: a part contradicted);
-- **inconclusive**: neither: the page shows the minimum detectable effect (MDE) at 80% power;
+*Direction* (``verdict``; SPEC, "Statistical standard for verdicts"):
+
+- **reproduced**: the interval excludes "no effect" on the paper's side (equivalence: the 90%
+  interval lies inside the margin, i.e. TOST at 5%; ordering: every part reproduced, an
+  intersection-union test);
+- **contradicted**: the interval excludes "no effect" on the other side (equivalence: it lies
+  wholly outside the margin; ordering: some part significantly reversed after Holm's correction
+  across the parts). The sign of a non-significant estimate never decides;
+- **inconclusive**: neither; the MDE says what this n detects with 80% power. Two conditions that
+  reach the same outcome on every image (no discordant pair) are inconclusive for that reason;
 - **not testable here**: with the reason.
+
+*Size* (``size``), against the paper's stated effect: **consistent** (the 95% interval contains
+it), **smaller** / **larger** (the interval excludes it below / above; ratios on the log scale,
+where inclusion is the same), **not stated** (the paper gives a direction only), for orderings
+**mixed** (parts on both sides), and **not testable here**.
 
 A tie is never a win: equal outcomes give p = 1, hence at most "inconclusive".
 """
@@ -19,23 +28,28 @@ import math
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from ..paths import PROJECT_ROOT
 from ..profiles import get_profile
 from . import stats
 from .registry import ClaimSpec, get_spec
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not testable here")
+SIZES = ("consistent", "smaller", "larger", "mixed", "not stated", "not testable here")
 CLAIMS_ENV = "MSPD_CLAIMS_DIR"
+#: Where a chapter run outside the book build (plain papermill, Colab) records its claims: a folder
+#: in the directory it runs in, never the book's record (scripts/run_notebooks.py sets MSPD_CLAIMS_DIR).
+LOCAL_CLAIMS_DIR = "mspd-claims"
+SEPARABILITY_NOTE = ("these two conditions reach the same outcome on every image (0 discordant pairs): "
+                     "the comparison cannot separate them here, whatever n")
 
 
 @dataclass(frozen=True)
 class Outcome(stats.Estimate):
-    """One claim as this build measured it: the estimate (effect, 95% CI, p, n, MDE, test) and
-    everything else the summary shows."""
+    """One claim as this build measured it: the estimate (effect, CI, p, n, MDE, test), both verdicts
+    and everything else the summary shows. ``verdict`` is the direction axis, ``size`` the size axis."""
 
     key: str
     statement: str
@@ -46,137 +60,213 @@ class Outcome(stats.Estimate):
     paper_effect: float | None
     unit: str
     verdict: str
+    size: str
     note: str = ""
+    size_note: str = ""
     sample: str = ""
+    #: what the operating-characteristics simulation needs to mimic this row (discordance, batches, sd ...)
+    design: dict | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        if self.size not in SIZES:
+            raise ValueError(f"size must be one of {SIZES}, got {self.size!r}")
 
 
-def _direction_scale(spec: ClaimSpec, value: float) -> float:
-    """Effects on the scale where 0 = no effect and > 0 = the paper's direction (log for ratios)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return float("nan")
-    if spec.comparison == "time_ratio":
-        return math.log(value) if value > 0 else float("-inf")
-    return value
+def _null(comparison: str) -> float:
+    return 1.0 if comparison == "time_ratio" else 0.0
+
+
+def direction_verdict(comparison: str, est: stats.Estimate, margin: float | None = None) -> str:
+    """reproduced / contradicted / inconclusive from the interval that the row shows (p agrees with it).
+
+    Direction claims: the paper's direction is > 0 (> 1 for ratios). Equivalence: within +/- margin."""
+    lo, hi = est.ci_low, est.ci_high
+    if comparison == "equivalence":
+        if -margin < lo and hi < margin:
+            return "reproduced"
+        return "contradicted" if lo >= margin or hi <= -margin else "inconclusive"
+    null = _null(comparison)
+    if lo > null:
+        return "reproduced"
+    return "contradicted" if hi < null else "inconclusive"
 
 
 def directional_verdict(spec: ClaimSpec, est: stats.Estimate, alpha: float = stats.ALPHA) -> str:
-    """reproduced / contradicted / inconclusive for a claim of direction (> 0 is the paper's)."""
-    eff = _direction_scale(spec, est.effect)
-    if est.p < alpha and eff > 0:
-        return "reproduced"
-    if est.p < alpha and eff < 0:
-        return "contradicted"
-    paper = spec.paper_effect
-    if paper is not None and eff < 0:
-        lo, hi = est.ci_low, est.ci_high
-        if (paper > _null(spec) and hi < paper) or (paper < _null(spec) and lo > paper):
-            return "contradicted"
-    return "inconclusive"
+    """The direction verdict of claim ``spec`` on ``est`` (kept name; see :func:`direction_verdict`)."""
+    return direction_verdict(spec.comparison if spec.comparison != "ordering" else spec.part_comparison, est, spec.margin)
 
 
-def _null(spec: ClaimSpec) -> float:
-    return 1.0 if spec.comparison == "time_ratio" else 0.0
+def size_verdict(paper_effect: float | None, low: float, high: float) -> str:
+    """consistent / smaller / larger / not stated: where the paper's effect lies against our 95% interval."""
+    if paper_effect is None:
+        return "not stated"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "not testable here"
+    if high < paper_effect:
+        return "smaller"
+    return "larger" if low > paper_effect else "consistent"
 
 
-def equivalence_verdict(spec: ClaimSpec, est: stats.Estimate, alpha: float = stats.ALPHA) -> str:
-    m = spec.margin
-    if est.p < alpha:
-        return "reproduced"
-    if est.ci_low > m or est.ci_high < -m:
-        return "contradicted"
-    return "inconclusive"
+def _fmt_value(value: float, comparison: str) -> str:
+    return f"{value:.3g}x" if comparison == "time_ratio" else f"{value:+.3g}"
 
 
-def _ratio_note(spec: ClaimSpec, est: stats.Estimate) -> str:
-    parts = []
-    for label, ref in (("the pass-count ratio", spec.pass_count_ratio), ("the paper's ratio", spec.paper_effect)):
-        if ref is None:
-            continue
-        inside = est.ci_low <= ref <= est.ci_high
-        parts.append((abs(math.log(est.effect / ref)), label, ref, inside))
-    if not parts:
-        return ""
-    text = "; ".join(f"{label} {ref:.0f}x is {'inside' if inside else 'outside'} our 95% CI" for _, label, ref, inside in parts)
-    closest = min(parts)[1]
-    return f"ours {est.effect:.1f}x [{est.ci_low:.1f}, {est.ci_high:.1f}] is closer to {closest}; {text}"
+def _size_of(spec: ClaimSpec, est: stats.Estimate, size_ci: tuple[float, float] | None = None) -> tuple[str, str]:
+    """The size verdict and its sentence (the interval it used, the pass-count ratio where declared)."""
+    lo, hi = size_ci or (est.ci_low, est.ci_high)
+    size = size_verdict(spec.paper_effect, lo, hi)
+    if size == "not stated":
+        return size, "the paper states a direction only"
+    c = spec.comparison
+    text = (f"paper {_fmt_value(spec.paper_effect, c)}: {size} (ours {_fmt_value(est.effect, c)}, "
+            f"95% CI [{_fmt_value(lo, c)}, {_fmt_value(hi, c)}])")
+    if spec.pass_count_ratio is not None:
+        inside = lo <= spec.pass_count_ratio <= hi
+        text += f"; the pass counts imply {spec.pass_count_ratio:.3g}x, {'inside' if inside else 'outside'} our CI"
+    return size, text
+
+
+STATISTICS: dict[str, Callable[[np.ndarray], float] | None] = {"mean": None, "spearman": stats.spearman}
+
+
+def _ordering(spec: ClaimSpec, parts: Sequence, labels: Sequence[str], part_effects: Sequence[float | None] | None,
+              seed: int, mde: bool) -> tuple[stats.Estimate, str, str, str, str]:
+    """Every part judged on both axes; "contradicted" when a part is significantly reversed after Holm
+    across the parts; "reproduced" when every part is (intersection-union: no correction needed)."""
+    if spec.part_comparison == "paired_accuracy":
+        ests = [stats.paired_accuracy(pa, pb, with_mde=mde) for pa, pb in parts]
+    else:
+        ests = [stats.bootstrap(v, seed=seed + i) for i, v in enumerate(parts)]
+    effects = list(part_effects) if part_effects is not None else [None] * len(ests)
+    if len(effects) != len(ests):
+        raise ValueError(f"{spec.key}: {len(effects)} paper effects for {len(ests)} parts")
+    directions = [direction_verdict(spec.part_comparison, e) for e in ests]
+    adjusted = stats.holm([e.p for e in ests])
+    reversed_ = [d == "contradicted" and q < stats.ALPHA for d, q in zip(directions, adjusted)]
+    verdict = ("contradicted" if any(reversed_) else
+               "reproduced" if all(d == "reproduced" for d in directions) else "inconclusive")
+    if any(e.discordant == (0, 0) for e in ests) and verdict == "inconclusive":
+        verdict_reason = "; some parts have no discordant pair: " + SEPARABILITY_NOTE
+    else:
+        verdict_reason = ""
+    # Each part's size against a Bonferroni interval (1 - 0.05 / k): the ordering's size verdict is then wrong with
+    # probability <= 5% over all its parts. Bootstrap parts keep their 95% interval (no registered part effects).
+    k = len(ests)
+    size_cis = [tuple(100 * float(x) for x in stats.tango_interval(*e.discordant, e.n, 1 - stats.ALPHA / k))
+                if e.discordant is not None else (e.ci_low, e.ci_high) for e in ests]
+    sizes = [size_verdict(pe, lo, hi) for pe, (lo, hi) in zip(effects, size_cis)]
+    stated = [s for s in sizes if s != "not stated"]
+    if not stated:
+        size = "not stated"
+    elif all(s == "consistent" for s in stated):
+        size = "consistent"
+    elif "smaller" in stated and "larger" in stated:
+        size = "mixed"
+    else:
+        size = "smaller" if "smaller" in stated else "larger"
+    est = stats.intersection_union(ests)
+    note = "; ".join(
+        f"{lab}: {e.effect:+.2f} [{e.ci_low:+.2f}, {e.ci_high:+.2f}], p = {e.p:.2g}, Holm p = {q:.2g} ({d}"
+        + (f"; paper {pe:+.3g}: {s}" if pe is not None else "") + ")"
+        + (f", discordant {e.discordant[0]}/{e.discordant[1]}" if e.discordant is not None else "")
+        for lab, e, d, q, pe, s in zip(labels, ests, directions, adjusted, effects, sizes)) + verdict_reason
+    n_stated = len(stated)
+    size_note = ("the paper states a direction only" if not stated else
+                 f"{sum(s == 'consistent' for s in stated)} of {n_stated} parts consistent with the paper's size, "
+                 f"{stated.count('smaller')} smaller, {stated.count('larger')} larger (each part against its "
+                 f"{100 * (1 - stats.ALPHA / k):.1f}% CI, Bonferroni over {k} parts)")
+    return est, verdict, size, note, size_note
 
 
 def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, fast=None,
-          parts: Sequence | None = None, part_labels: Sequence[str] | None = None, reason: str | None = None,
-          pass_count_ratio: float | None = None, seed: int = 0) -> Outcome:
-    """Apply claim ``key``'s registered comparison to this build's outcomes and return its verdict.
+          parts: Sequence | None = None, part_labels: Sequence[str] | None = None,
+          part_paper_effects: Sequence[float | None] | None = None, reason: str | None = None,
+          pass_count_ratio: float | None = None, seed: int = 0, mde: bool = True) -> Outcome:
+    """Apply claim ``key``'s registered comparison to this build's outcomes and return both verdicts.
 
     - paired_accuracy / equivalence: ``a``, ``b`` boolean per-image outcomes (a = the condition the
       paper says is better, or the first of the two said to match);
-    - bootstrap: ``values`` per-unit paired differences (> 0 = the paper's direction), or units and a
-      ``statistic``;
+    - bootstrap: ``values`` per-unit paired differences (> 0 = the paper's direction), or units for the
+      registered ``statistic`` (e.g. "spearman"); a callable ``statistic`` overrides it;
     - time_ratio: ``slow`` and ``fast`` per-batch seconds per image;
-    - ordering: ``parts``, each an (a, b) pair (paired_accuracy) or a values array (bootstrap);
+    - ordering: ``parts``, each an (a, b) pair (paired_accuracy) or a values array (bootstrap), with the
+      paper's per-part effects where the registry has none (``part_paper_effects``, e.g. from its table);
     - untestable, or any claim that cannot run in this build: ``reason`` says why (the verdict is then
       "not testable here"; for an "untestable" claim it overrides the registered reason).
 
     ``pass_count_ratio`` overrides the registered one where the profile changes the pass counts
-    (e.g. Bi-Level with fewer outer iterations in the smoke profile).
+    (e.g. Bi-Level with fewer outer iterations in the smoke profile). ``mde=False`` skips the MDE
+    (the operating-characteristics simulation).
     """
     spec = get_spec(key)
     if pass_count_ratio is not None:
         spec = replace(spec, pass_count_ratio=pass_count_ratio)
-    note = ""
     if spec.comparison == "untestable" or reason is not None:
-        nothing = stats.Estimate(math.nan, math.nan, math.nan, math.nan, 0, math.nan, "-")
-        return _outcome(spec, nothing, "not testable here", reason or spec.untestable_reason or "")
+        return _untestable(spec, reason or spec.untestable_reason or "")
+    note, size_ci, design = "", None, None
     if spec.comparison == "paired_accuracy":
-        est = stats.paired_accuracy(a, b)
-        verdict = directional_verdict(spec, est)
+        est = stats.paired_accuracy(a, b, with_mde=mde)
+        verdict = direction_verdict("paired_accuracy", est)
+        design = {"discordance": sum(est.discordant) / est.n}
+        if est.discordant == (0, 0):
+            note = SEPARABILITY_NOTE
     elif spec.comparison == "equivalence":
         est = stats.equivalence(a, b, spec.margin)
-        verdict = equivalence_verdict(spec, est)
-        note = f"smallest margin this n could establish: {est.mde:.1f} points"
+        verdict = direction_verdict("equivalence", est, spec.margin)
+        n10, n01 = est.discordant
+        lo95, hi95 = stats.tango_interval(n10, n01, est.n, 0.95)
+        size_ci = (100 * float(lo95), 100 * float(hi95))
+        design = {"discordance": (n10 + n01) / est.n}
+        note = f"decided by the 90% CI (TOST at 5%); smallest margin this n could establish: {est.mde:.1f} points"
     elif spec.comparison == "bootstrap":
+        fn = statistic if statistic is not None else STATISTICS[spec.statistic]
         try:
-            est = stats.bootstrap(values, statistic, seed=seed)
+            est = stats.bootstrap(values, fn, seed=seed)
         except stats.UndefinedStatistic as err:
-            nothing = stats.Estimate(math.nan, math.nan, math.nan, math.nan, len(values), math.nan, "-")
-            return _outcome(spec, nothing, "not testable here", str(err))
-        verdict = directional_verdict(spec, est)
+            return _untestable(spec, str(err), n=len(values))
+        v = np.asarray(values, float)
+        design = {"sd": float(v.std(ddof=1))} if v.ndim == 1 else None
     elif spec.comparison == "time_ratio":
         est = stats.time_ratio(slow, fast)
-        verdict = directional_verdict(spec, est)
-        note = _ratio_note(spec, est)
+        verdict = direction_verdict("time_ratio", est)
+        s, f = np.log(np.asarray(slow, float)), np.log(np.asarray(fast, float))  # positive: time_ratio checked
+        design = {"batches": [int(s.size), int(f.size)], "cv": float(np.sqrt((s.var(ddof=1) + f.var(ddof=1)) / 2))}
     elif spec.comparison == "ordering":
         if not parts:
             raise ValueError(f"{key}: an ordering claim needs its parts")
-        if spec.part_comparison == "paired_accuracy":
-            ests = [stats.paired_accuracy(pa, pb) for pa, pb in parts]
-        else:
-            ests = [stats.bootstrap(v, seed=seed + i) for i, v in enumerate(parts)]
-        verdicts = [directional_verdict(ClaimSpec(f"{key}[{i}]", "", "", "", spec.part_comparison, "", None), e)
-                    for i, e in enumerate(ests)]
-        est = stats.intersection_union(ests)
-        verdict = ("contradicted" if "contradicted" in verdicts else
-                   "reproduced" if all(v == "reproduced" for v in verdicts) else "inconclusive")
-        labels = list(part_labels or [f"part {i + 1}" for i in range(len(ests))])
-        note = "; ".join(f"{lab}: {e.effect:+.2f} [{e.ci_low:+.2f}, {e.ci_high:+.2f}], p = {e.p:.2g} ({v})"
-                         for lab, e, v in zip(labels, ests, verdicts))
+        labels = list(part_labels or [f"part {i + 1}" for i in range(len(parts))])
+        effects = part_paper_effects if part_paper_effects is not None else spec.part_effects
+        est, verdict, size, note, size_note = _ordering(spec, parts, labels, effects, seed, mde)
+        return _outcome(spec, est, verdict, size, note, size_note, None)
     else:  # pragma: no cover - the registry validates comparisons
         raise ValueError(spec.comparison)
-    return _outcome(spec, est, verdict, note)
+    if spec.comparison == "bootstrap":
+        verdict = direction_verdict("bootstrap", est)
+    size, size_note = _size_of(spec, est, size_ci)
+    return _outcome(spec, est, verdict, size, note, size_note, design)
 
 
-def _outcome(spec: ClaimSpec, est: stats.Estimate, verdict: str, note: str) -> Outcome:
+def _untestable(spec: ClaimSpec, reason: str, n: int = 0) -> Outcome:
+    nothing = stats.Estimate(math.nan, math.nan, math.nan, math.nan, n, math.nan, "-", 0.95, None)
+    return _outcome(spec, nothing, "not testable here", "not testable here", reason, "", None)
+
+
+def _outcome(spec: ClaimSpec, est: stats.Estimate, verdict: str, size: str, note: str, size_note: str,
+             design: dict | None) -> Outcome:
     return Outcome(**asdict(est), key=spec.key, statement=spec.statement, source=spec.source, notebook=spec.notebook,
                    comparison=spec.comparison, paper=spec.paper_text, paper_effect=spec.paper_effect, unit=spec.unit,
-                   verdict=verdict, note=note, sample=spec.sample)
+                   verdict=verdict, size=size, note=note, size_note=size_note, sample=spec.sample, design=design)
 
 
 # ---- the build's record -------------------------------------------------------------------------
 
 def claims_dir() -> Path:
-    return Path(os.environ.get(CLAIMS_ENV) or PROJECT_ROOT / "notebooks" / "_executed" / "claims")
+    """Where claims are recorded: ``$MSPD_CLAIMS_DIR`` (the book build sets it to the book's record),
+    else ``./mspd-claims`` in the directory the chapter runs in: a plain papermill run, Colab or a
+    notebook server never writes into the book's record."""
+    return Path(os.environ.get(CLAIMS_ENV) or Path.cwd() / LOCAL_CLAIMS_DIR)
 
 
 def record(notebook: str, outcomes: Sequence[Outcome], profile: str) -> list[Outcome]:
@@ -187,18 +277,21 @@ def record(notebook: str, outcomes: Sequence[Outcome], profile: str) -> list[Out
         if get_spec(o.key).notebook != notebook:
             raise ValueError(f"claim {o.key!r} belongs to {get_spec(o.key).notebook}, not {notebook}")
     if get_profile(profile).random_weights:
-        outcomes = [replace(o, verdict="not testable here", note=(
+        outcomes = [replace(o, verdict="not testable here", size="not testable here", note=(
             f"{profile}: random-weight models; the comparison ran (effect {o.effect:.3g}, n = {o.n}) to check the "
             "code path, and measures nothing") if o.verdict != "not testable here" else o.note) for o in outcomes]
     folder = claims_dir()
     folder.mkdir(parents=True, exist_ok=True)
     rows = [_jsonable(asdict(o)) for o in outcomes]
     (folder / f"{notebook}.json").write_text(json.dumps({"profile": profile, "claims": rows}, indent=2))
+    if not os.environ.get(CLAIMS_ENV):
+        print(f"claims recorded in {folder / f'{notebook}.json'} (outside the book's record)")
     return list(outcomes)
 
 
 def _jsonable(row: dict) -> dict:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else list(v) if isinstance(v, tuple) else v)
+            for k, v in row.items()}
 
 
 def load_all() -> tuple[list[dict], set[str]]:
@@ -213,16 +306,22 @@ def load_all() -> tuple[list[dict], set[str]]:
 
 
 def table(outcomes: Sequence[Outcome | dict]):
-    """Outcomes as a display table: statement, paper, ours with 95% CI, p, n, MDE, verdict."""
+    """Outcomes as a display table: the two verdicts first, then claim, paper, ours with its CI, p, n, MDE."""
     import pandas as pd
 
     rows = []
     for o in outcomes:
         d = asdict(o) if isinstance(o, Outcome) else dict(o)
-        rows.append({"claim": d["statement"], "source": d["source"], "paper": d["paper"],
-                     "ours (95% CI)": format_effect(d), "p": _fmt(d.get("p"), "{:.2g}"), "n": d.get("n") or "-",
-                     "MDE (80% power)": _fmt(d.get("mde"), "{:.2f}"), "verdict": d["verdict"], "note": d.get("note", "")})
+        rows.append({"direction": d["verdict"], "size": d.get("size", "-"), "claim": d["statement"], "source": d["source"],
+                     "paper": d["paper"], "ours (CI)": format_effect(d), "p": _fmt(d.get("p"), "{:.2g}"),
+                     "n": d.get("n") or "-", "MDE (80% power)": _fmt(d.get("mde"), "{:.2f}"),
+                     "discordant": _discordant(d), "note": "; ".join(x for x in (d.get("size_note"), d.get("note")) if x)})
     return pd.DataFrame(rows)
+
+
+def _discordant(d: dict) -> str:
+    pair = d.get("discordant")
+    return "-" if not pair else f"{pair[0]} / {pair[1]}"
 
 
 def _fmt(v, pattern: str) -> str:
@@ -230,21 +329,40 @@ def _fmt(v, pattern: str) -> str:
 
 
 def format_effect(d: dict) -> str:
+    """Our effect with the interval that decides the direction (its confidence named when not 95%)."""
     e, lo, hi = d.get("effect"), d.get("ci_low"), d.get("ci_high")
     if e is None or (isinstance(e, float) and not math.isfinite(e)):
         return "-"
+    level = d.get("confidence") or 0.95
+    tag = "" if abs(level - 0.95) < 1e-9 else f" ({100 * level:.0f}% CI)"
     if d.get("comparison") == "time_ratio":
-        return f"{e:.1f}x [{lo:.1f}, {hi:.1f}]"
+        return f"{e:.1f}x [{lo:.1f}, {hi:.1f}]{tag}"
     unit = d.get("unit", "")
     digits = 1 if unit == "points" else 3
-    return f"{e:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}] {unit}".strip()
+    return f"{e:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}] {unit}".strip() + tag
 
 
-def summary_counts(rows: Sequence[dict]) -> dict[str, int]:
-    counts = {v: 0 for v in VERDICTS}
+def summary_counts(rows: Sequence[dict], axis: str = "verdict") -> dict[str, int]:
+    """How many recorded claims got each verdict on one axis (``"verdict"`` = direction, ``"size"``)."""
+    labels = VERDICTS if axis == "verdict" else SIZES
+    counts = {v: 0 for v in labels}
     for r in rows:
-        counts[r["verdict"]] += 1
-    return counts
+        counts[r.get(axis, "not testable here")] += 1
+    return counts if axis == "verdict" else {k: v for k, v in counts.items() if v or k != "mixed"}
+
+
+def multiplicity(rows: Sequence[dict], alpha: float = stats.ALPHA) -> dict[str, int]:
+    """How many "reproduced" survive a Holm and a Benjamini-Hochberg correction across every testable claim.
+
+    Each claim's alpha is 5% on its own; this counts the family of all testable claims, using each
+    claim's p (two-sided direction p; TOST p for equivalences; the largest part p for orderings)."""
+    testable = [r for r in rows if r["verdict"] != "not testable here" and r.get("p") is not None]
+    ps = [r["p"] for r in testable]
+    holm, bh = (stats.holm(ps), stats.benjamini_hochberg(ps)) if ps else ([], [])
+    reproduced = [r["verdict"] == "reproduced" for r in testable]
+    return {"testable": len(testable), "reproduced": sum(reproduced),
+            "holm": sum(ok and q < alpha for ok, q in zip(reproduced, holm)),
+            "bh": sum(ok and q < alpha for ok, q in zip(reproduced, bh))}
 
 
 def paired_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,8 +1,11 @@
-"""The claims registry: every claim of the papers this book checks, declared before any result.
+"""The claims registry: every claim of the papers this book checks, with the rule that judges it.
 
 Each :class:`ClaimSpec` fixes the statement, the paper's effect, the comparison and its test,
 the equivalence margin where there is one, and which sample it is measured on. Notebooks only
 pass their per-image outcomes to :func:`mspd_core.claims.check`; they never choose a criterion.
+Every change to a claim's decision fields is recorded, with its date and reason, in
+``history.json`` beside this file (``python -m mspd_core.claims.history``); a test fails when a
+decision field changes without an entry, and the summary page shows the registry's fingerprint.
 
 Comparisons (``comparison``):
 
@@ -40,6 +43,8 @@ class ClaimSpec:
     pass_count_ratio: float | None = None  # for "time_ratio": what the forward/backward pass counts imply
     sample: str = "large"
     untestable_reason: str | None = None
+    part_effects: tuple[float, ...] | None = None  # for "ordering": the paper's effect of each part, in order
+    statistic: str = "mean"  # for "bootstrap": "mean" of per-unit differences, or "spearman" over two columns
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS:
@@ -52,6 +57,13 @@ class ClaimSpec:
             raise ValueError(f"{self.key}: an ordering claim needs part_comparison paired_accuracy or bootstrap")
         if self.comparison == "untestable" and not self.untestable_reason:
             raise ValueError(f"{self.key}: say why it is not testable here")
+        if self.statistic not in ("mean", "spearman"):
+            raise ValueError(f"{self.key}: statistic must be 'mean' or 'spearman'")
+
+
+#: The fields that decide a verdict: a change to any of them needs an entry in history.json.
+DECISION_FIELDS = ("statement", "source", "comparison", "paper_text", "paper_effect", "unit", "margin",
+                   "part_comparison", "pass_count_ratio", "sample", "part_effects", "statistic")
 
 
 #: MCGS: 2 epochs x N = 20 copies x K = 1 step = 40 forward+backward passes per image.
@@ -83,10 +95,17 @@ _SPECS = [
               "MSPD Table V", "table05_budget_matched", "paired_accuracy", "86.3 vs 80.5", 5.8),
     ClaimSpec("t5_vs_cascade2", "At an equal 2-epoch budget MSPD beats the UnAdv + Bi-Level cascade (AutoAttack L-inf)",
               "MSPD Table V", "table05_budget_matched", "paired_accuracy", "86.3 vs 80.9", 5.4),
+    ClaimSpec("t5_speed_bilevel2", "At an equal 2-epoch budget MSPD is faster than Bi-Level per image", "MSPD Table V",
+              "table05_budget_matched", "time_ratio", "0.02 s vs 0.56 s per image (28x)", 0.56 / 0.02, unit="x",
+              pass_count_ratio=2 * (20 + 1) / MCGS_PASSES),
+    ClaimSpec("t5_speed_unadv2", "At an equal 2-epoch budget MSPD is faster than UnAdv per image", "MSPD Table V",
+              "table05_budget_matched", "time_ratio", "0.02 s vs 0.55 s per image (27.5x)", 0.55 / 0.02, unit="x",
+              pass_count_ratio=2 * (20 + 1) / MCGS_PASSES),
     # ---- Table VI ---------------------------------------------------------------------------
     ClaimSpec("t6_best_every_attack", "MSPD has the highest robust accuracy under every attack (vs No Pre., UnAdv, Bi-Level)",
-              "MSPD Table VI", "table06_attacks", "ordering", "7 of 7 attacks; smallest margin +2.1 (CW, vs Bi-Level)", 2.1,
-              part_comparison="paired_accuracy", sample="paired subset"),
+              "MSPD Table VI", "table06_attacks", "ordering",
+              "7 of 7 attacks; smallest margin +3.4 (DeCoW, vs Bi-Level); per-part effects from the paper's Table VI",
+              None, part_comparison="paired_accuracy", sample="paired subset"),
     ClaimSpec("t6_diffpure", "MSPD beats DiffPure (Tables VI-VII)", "MSPD Table VI", "table06_attacks", "untestable",
               "86.3 vs 79.4", 6.9, sample="none", untestable_reason="needs a pretrained diffusion model (download)"),
     # ---- Table VII --------------------------------------------------------------------------
@@ -99,14 +118,15 @@ _SPECS = [
               "table09_epochs_smoothing", "paired_accuracy", "88.1 vs 86.5", 1.6),
     # ---- Table X ----------------------------------------------------------------------------
     ClaimSpec("t10_white_reversion", "White-box reversion lowers each 2-epoch defense's robust accuracy (AutoAttack L-inf)",
-              "MSPD Table X", "table10_reversion", "ordering", "UnAdv -2.0, Bi-Level -6.9, MSPD -10.1 points", 2.0,
-              part_comparison="paired_accuracy"),
+              "MSPD Table X", "table10_reversion", "ordering", "UnAdv -2.0, Bi-Level -6.9, MSPD -10.1 points", None,
+              part_comparison="paired_accuracy", part_effects=(2.0, 6.9, 10.1)),
     ClaimSpec("t10_lpips", "Perceptual quality: LPIPS of MSPD releases", "MSPD Table X", "table10_reversion", "untestable",
               "0.0061", None, unit="", sample="none",
               untestable_reason="LPIPS needs AlexNet weights (download); SSIM is reported instead"),
     # ---- Table XI / Lemma 1 -----------------------------------------------------------------
     ClaimSpec("l1_alignment_predicts", "Lemma 1: backbone-target gradient alignment predicts protection (Spearman rho > 0)",
-              "MSPD Lemma 1", "lemma1_alignment", "bootstrap", "holds (proof)", None, unit="rho", sample="pairs"),
+              "MSPD Lemma 1", "lemma1_alignment", "bootstrap", "holds (proof)", None, unit="rho", sample="pairs",
+              statistic="spearman"),
     ClaimSpec("t11_robust_aligns", "A robust backbone's input gradients align with the target's more than a non-robust one's",
               "MSPD Table XI", "lemma1_alignment", "bootstrap", "grad sim 0.2093 vs 0.0124 (WRN-28-10)", 0.197, unit="cosine"),
     # ---- Lemmas 2-4 -------------------------------------------------------------------------
@@ -134,10 +154,12 @@ _SPECS = [
               pass_count_ratio=20.0, sample="paired subset"),
     # ---- Table XIV --------------------------------------------------------------------------
     ClaimSpec("t14_eta_best", "eta = 1 gives the best robust accuracy among 0.5 / 0.75 / 1 (PGD)", "MSPD Table XIV",
-              "table14_step_size", "ordering", "88.1 vs 86.8 / 88.0", 0.1, part_comparison="paired_accuracy"),
+              "table14_step_size", "ordering", "88.1 vs 86.8 / 88.0", None, part_comparison="paired_accuracy",
+              part_effects=(1.3, 0.1)),
     # ---- Table XV ---------------------------------------------------------------------------
     ClaimSpec("t15_every_budget", "MSPD helps at every attack budget (PGD at 4, 8, 16/255)", "MSPD Table XV",
-              "table15_attack_budget", "ordering", "+4.9 / +11.0 / +22.3 points", 4.9, part_comparison="paired_accuracy"),
+              "table15_attack_budget", "ordering", "+4.9 / +11.0 / +22.3 points", None, part_comparison="paired_accuracy",
+              part_effects=(4.9, 11.0, 22.3)),
     # ---- Fast Preemption --------------------------------------------------------------------
     ClaimSpec("fp_fgsm_matches_pgd", "Fast Preemption: FGSM points (N = 20) match PGD points (N = 20) (PGD)",
               "Fast Preemption Table 7", "fast_preemption_steps", "equivalence", "87.8 vs 87.7", 0.1, margin=2.0,
@@ -161,3 +183,20 @@ def get_spec(key: str) -> ClaimSpec:
 
 def claims_of(notebook: str) -> list[ClaimSpec]:
     return [s for s in _SPECS if s.notebook == notebook]
+
+
+def claim_fingerprint(spec: ClaimSpec) -> str:
+    """SHA-256 (16 hex digits) of a claim's decision fields (:data:`DECISION_FIELDS`)."""
+    import hashlib
+    import json
+
+    fields = {f: getattr(spec, f) for f in DECISION_FIELDS}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def registry_fingerprint() -> str:
+    """SHA-256 (16 hex digits) over every claim's fingerprint: one value that changes with any decision field."""
+    import hashlib
+
+    text = "\n".join(f"{k}:{claim_fingerprint(s)}" for k, s in sorted(REGISTRY.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -3,13 +3,18 @@
 All comparisons are *paired* (the same images under two conditions), as SPEC's statistical
 standard asks:
 
-- accuracies: exact McNemar test, Agresti-Min interval for the paired difference, exact
-  power of the McNemar test for the minimum detectable effect (MDE);
-- equivalence ("matches", "near-optimal"): two one-sided tests (TOST) against a declared margin;
-- per-image measurements (losses, energies, errors, cosines): paired bootstrap;
+- accuracies: McNemar's score test and Tango's (1998) score interval for the paired difference,
+  one procedure: the 95% interval excludes 0 exactly when p < 0.05; exact power of that test for
+  the minimum detectable effect (MDE);
+- equivalence ("matches", "near-optimal"): two one-sided Tango score tests against a declared
+  margin, shown with the 90% Tango interval that decides (TOST at 5%); its size at the margin is
+  computed exactly by enumeration in the tests (<= 5% for the book's n);
+- per-image measurements (losses, energies, errors, cosines): paired percentile bootstrap; p is
+  twice the share of resamples across 0, so the interval excludes 0 exactly when p < 0.05;
 - times: ratio of per-batch seconds per image, Welch interval on the log scale.
 
-Each function returns an :class:`Estimate` in the claim's units (points, ratio, raw).
+Each function returns an :class:`Estimate` in the claim's units (points, ratio, raw), with the
+confidence of the interval it shows.
 """
 from __future__ import annotations
 
@@ -28,7 +33,9 @@ _z = NormalDist().inv_cdf
 
 @dataclass(frozen=True)
 class Estimate:
-    """Our paired effect with its 95% interval, the test's p-value, n and the MDE at 80% power."""
+    """Our paired effect with the interval that decides (``confidence``: 0.95, or 0.90 for a TOST),
+    the test's p-value, n, the MDE at 80% power and, for paired accuracies, the discordant counts
+    (only a correct, only b correct)."""
 
     effect: float
     ci_low: float
@@ -37,6 +44,8 @@ class Estimate:
     n: int
     mde: float
     test: str
+    confidence: float
+    discordant: tuple[int, int] | None
 
 
 def _as_bool(a) -> np.ndarray:
@@ -61,33 +70,68 @@ def discordant_counts(a, b) -> tuple[int, int, int]:
 
 
 def mcnemar_p(n10: int, n01: int) -> float:
-    """Two-sided exact McNemar p-value (binomial test of n10 among the n10 + n01 discordant pairs)."""
+    """Two-sided exact McNemar p-value (binomial test of n10 among the n10 + n01 discordant pairs).
+
+    Kept for the tables' per-cell p-values; verdicts use :func:`paired_accuracy`'s score test."""
     from scipy.stats import binomtest
 
     d = n10 + n01
     return 1.0 if d == 0 else float(binomtest(n10, d, 0.5).pvalue)
 
 
-def _paired_se(n10: int, n01: int, n: int) -> float:
-    """Standard error of the Agresti-Min adjusted paired difference (0.5 added to each cell)."""
-    a, b, m = n10 + 0.5, n01 + 0.5, n + 2.0
-    return math.sqrt(max((a + b) - (a - b) ** 2 / m, 0.0)) / m
+#: Continuity correction on the count scale: with half a count the two-sided size of the score test stays
+#: <= 5% for every discordance at the book's n (computed exactly in tests/test_claims.py; without it: 5.7%).
+CONTINUITY = 0.5
 
 
-def agresti_min_interval(n10: int, n01: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Interval for the paired difference of proportions p_a - p_b (Agresti & Min 2005: Wald with
-    0.5 added to each cell of the 2x2 table), clipped to [-1, 1]."""
+def tango_statistic(n10, n01, n: int, delta0, continuity: float = CONTINUITY):
+    """Tango's (1998) score statistic for H0: p_a - p_b = delta0 on paired binary outcomes.
+
+    T = (x -/+ c) / sqrt(n (2 q + delta0 (1 - delta0))) with x = n10 - n01 - n delta0 shrunk towards 0 by the
+    continuity correction c, q the restricted maximum-likelihood estimate of P(only b correct) under H0.
+    At delta0 = 0 it is McNemar's (|n10 - n01| - c) / sqrt(n10 + n01). Vectorised over arrays of counts."""
+    n10, n01 = np.asarray(n10, float), np.asarray(n01, float)
+    a = 2.0 * n
+    b = -n10 - n01 + (2.0 * n - n10 + n01) * delta0
+    c = -n01 * delta0 * (1 - delta0)
+    q = (np.sqrt(np.maximum(b * b - 4 * a * c, 0.0)) - b) / (2 * a)
+    var = n * (2 * q + delta0 * (1 - delta0))
+    x = n10 - n01 - n * delta0
+    x = np.sign(x) * np.maximum(np.abs(x) - continuity, 0.0)
+    return x / np.sqrt(np.maximum(var, 1e-300))
+
+
+def tango_interval(n10, n01, n: int, confidence: float = 0.95, iterations: int = 60):
+    """Tango's score interval for p_a - p_b: every delta0 that the two-sided score test at level
+    1 - ``confidence`` does not reject (bisection; T decreases in delta0). Vectorised."""
     z = _z(0.5 + confidence / 2)
-    d = (n10 - n01) / (n + 2.0)
-    se = _paired_se(n10, n01, n)
-    return max(-1.0, d - z * se), min(1.0, d + z * se)
+    n10, n01 = np.asarray(n10, float), np.asarray(n01, float)
+    est = (n10 - n01) / n
+    lo_out, lo_in = np.full(est.shape, -1 + 1e-12), est.copy()
+    hi_in, hi_out = est.copy(), np.full(est.shape, 1 - 1e-12)
+    for _ in range(iterations):
+        mid = (lo_out + lo_in) / 2
+        inside = tango_statistic(n10, n01, n, mid) < z
+        lo_in, lo_out = np.where(inside, mid, lo_in), np.where(inside, lo_out, mid)
+        mid = (hi_in + hi_out) / 2
+        inside = tango_statistic(n10, n01, n, mid) > -z
+        hi_in, hi_out = np.where(inside, mid, hi_in), np.where(inside, hi_out, mid)
+    return lo_in, hi_in
+
+
+def score_p(n10: int, n01: int, n: int) -> float:
+    """Two-sided p-value of McNemar's score test (Tango's statistic at delta0 = 0); 1 with no discordant pair."""
+    if n10 + n01 == 0:
+        return 1.0
+    return min(1.0, 2 * (1 - NormalDist().cdf(abs(float(tango_statistic(n10, n01, n, 0.0))))))
 
 
 def mcnemar_power(n: int, discordance: float, effect: float, alpha: float = ALPHA) -> float:
-    """Exact power of the two-sided exact McNemar test to reject *in the effect's direction*.
+    """Exact power of the two-sided McNemar score test to reject *in the effect's direction*.
 
     ``discordance`` = P(the two conditions disagree on an image); ``effect`` = p_a - p_b (a fraction,
-    |effect| <= discordance). Sums over the number of discordant pairs D ~ Bin(n, discordance).
+    |effect| <= discordance). Sums over the number of discordant pairs D ~ Bin(n, discordance): given D,
+    n10 ~ Bin(D, 1/2 + effect / (2 discordance)), and the test rejects when 2 n10 - D - c > z sqrt(D).
     """
     from scipy.stats import binom
 
@@ -95,17 +139,15 @@ def mcnemar_power(n: int, discordance: float, effect: float, alpha: float = ALPH
     psi = min(1.0, max(discordance, effect))
     if psi <= 0 or n <= 0:
         return 0.0
-    d = np.arange(n + 1)
-    weight = binom.pmf(d, n, psi)
-    # smallest k with P(X >= k | D, 1/2) <= alpha / 2: the upper rejection boundary of the exact test
-    crit = binom.isf(alpha / 2, d, 0.5) + 1
-    q = 0.5 + effect / (2 * psi)
-    reject = binom.sf(crit - 1, d, q)
-    return float(np.sum(weight * np.where(d > 0, reject, 0.0)))
+    d = np.arange(1, n + 1)
+    z = _z(1 - alpha / 2)
+    crit = np.floor((d + z * np.sqrt(d) + CONTINUITY) / 2) + 1  # smallest n10 with 2 n10 - D - c > z sqrt(D)
+    reject = binom.sf(crit - 1, d, 0.5 + effect / (2 * psi))
+    return float(np.sum(binom.pmf(d, n, psi) * reject))
 
 
 def mcnemar_mde(n: int, discordance: float, power: float = POWER, alpha: float = ALPHA) -> float:
-    """Smallest |p_a - p_b| the exact McNemar test detects with ``power`` at this n (bisection).
+    """Smallest |p_a - p_b| the McNemar score test detects with ``power`` at this n (bisection).
 
     The discordance is floored at the effect itself (an effect of size e needs at least e discordance)."""
     if mcnemar_power(n, 1.0, 1.0, alpha) < power:
@@ -121,32 +163,54 @@ def mcnemar_mde(n: int, discordance: float, power: float = POWER, alpha: float =
 
 
 def paired_accuracy(a, b, with_mde: bool = True) -> Estimate:
-    """Accuracy of condition a minus condition b on the same images, in points (exact McNemar).
+    """Accuracy of condition a minus condition b on the same images, in points: McNemar's score test
+    with Tango's 95% score interval (one procedure: the interval excludes 0 exactly when p < 0.05).
 
     The MDE uses the observed discordance (share of images on which a and b disagree)."""
     n10, n01, n = discordant_counts(a, b)
-    lo, hi = agresti_min_interval(n10, n01, n)
+    lo, hi = tango_interval(n10, n01, n)
     mde = mcnemar_mde(n, (n10 + n01) / n) if with_mde else float("nan")
-    return Estimate(100 * (n10 - n01) / n, 100 * lo, 100 * hi, mcnemar_p(n10, n01), n, 100 * mde,
-                    "exact McNemar (paired), Agresti-Min 95% CI")
+    return Estimate(100 * (n10 - n01) / n, 100 * float(lo), 100 * float(hi), score_p(n10, n01, n), n, 100 * mde,
+                    "McNemar score test, Tango 95% CI (paired, continuity 1/2)", 0.95, (n10, n01))
 
 
 def equivalence(a, b, margin: float) -> Estimate:
-    """TOST for |p_a - p_b| < margin (points) on paired outcomes; p = max of the two one-sided p-values.
+    """TOST for |p_a - p_b| < margin (points): two one-sided Tango score tests at 5%, p = the larger
+    one-sided p-value, shown with the 90% Tango interval (inside the margin exactly when p < 0.05).
 
-    The interval shown is the 95% one; TOST at 5% is equivalent to the 90% interval lying inside
-    (-margin, margin). The MDE is the smallest margin this n could establish with 80% power when
-    the true difference is 0."""
+    The MDE is the smallest margin this n could establish with 80% power when the true difference is 0
+    (normal approximation at the observed discordance, at least 1/n)."""
     n10, n01, n = discordant_counts(a, b)
-    d = (n10 - n01) / n
-    se = max(_paired_se(n10, n01, n), 1e-12)
     m = margin / 100
-    nd = NormalDist()
-    p = max(1 - nd.cdf((d + m) / se), nd.cdf((d - m) / se))
-    lo, hi = agresti_min_interval(n10, n01, n)
-    smallest_margin = (_z(1 - ALPHA) + _z(1 - (1 - POWER) / 2)) * se
-    return Estimate(100 * d, 100 * lo, 100 * hi, float(p), n, 100 * smallest_margin,
-                    f"TOST, margin +/-{margin:g} points (paired, normal approximation)")
+    cdf = NormalDist().cdf
+    p_low = 1 - cdf(float(tango_statistic(n10, n01, n, -m)))  # H0: p_a - p_b <= -margin
+    p_high = cdf(float(tango_statistic(n10, n01, n, m)))  # H0: p_a - p_b >= +margin
+    lo, hi = tango_interval(n10, n01, n, confidence=1 - 2 * ALPHA)
+    psi = max((n10 + n01) / n, 1.0 / n)
+    smallest_margin = (_z(1 - ALPHA) + _z(1 - (1 - POWER) / 2)) * math.sqrt(psi / n)
+    return Estimate(100 * (n10 - n01) / n, 100 * float(lo), 100 * float(hi), float(max(p_low, p_high)), n,
+                    100 * smallest_margin, f"TOST, margin +/-{margin:g} points (two one-sided Tango score tests), "
+                    "90% Tango CI", 1 - 2 * ALPHA, (n10, n01))
+
+
+def spearman(values: np.ndarray) -> float:
+    """Spearman's rank correlation of the two columns of ``values`` (units x 2), average ranks for ties."""
+    return float(_spearman_batched(np.asarray(values, float)[None])[0])
+
+
+def _spearman_batched(values: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each (units x 2) slice of ``values`` (resamples x units x 2); NaN where a column is constant."""
+    from scipy.stats import rankdata
+
+    r = rankdata(values, axis=1, method="average")
+    r = r - r.mean(axis=1, keepdims=True)
+    num = (r[..., 0] * r[..., 1]).sum(axis=1)
+    den = np.sqrt((r[..., 0] ** 2).sum(axis=1) * (r[..., 1] ** 2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+spearman.batched = _spearman_batched  # type: ignore[attr-defined]
 
 
 class UndefinedStatistic(ValueError):
@@ -157,8 +221,9 @@ def bootstrap(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndar
               seed: int = 0, samples: int = BOOTSTRAP_SAMPLES, label: str = "mean paired difference") -> Estimate:
     """Percentile bootstrap over units (rows of ``values``) of ``statistic`` (default: the mean).
 
-    p is the two-sided bootstrap p-value for "statistic = 0": twice the share of resamples on the
-    other side of 0 ((k + 1) / (B + 1) form, so never 0). MDE = (z_0.975 + z_0.8) x bootstrap SE."""
+    p is the two-sided bootstrap p-value for "statistic = 0": twice the smaller share of resamples
+    on either side of 0, so that the 95% percentile interval excludes 0 exactly when p < 0.05 (p = 0
+    means no resample crossed 0). MDE = (z_0.975 + z_0.8) x bootstrap SE."""
     v = np.asarray(values, dtype=float)
     if v.shape[0] < 2 or not np.isfinite(v).all():
         raise ValueError("bootstrap needs at least 2 finite units")
@@ -168,19 +233,24 @@ def bootstrap(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndar
         est = float(v.mean())
         boot = v[idx].mean(axis=1) if v.ndim == 1 else v[idx].mean(axis=1).mean(axis=-1)
     else:
+        if label == "mean paired difference":
+            label = getattr(statistic, "__name__", "statistic").replace("<lambda>", "statistic")
         est = float(statistic(v))
-        boot = np.array([statistic(v[i]) for i in idx], dtype=float)
+        batched = getattr(statistic, "batched", None)  # a statistic over (resamples, units, ...) at once
+        boot = (np.asarray(batched(v[idx]), dtype=float) if batched is not None else
+                np.array([statistic(v[i]) for i in idx], dtype=float))
         boot = boot[np.isfinite(boot)]
         if not math.isfinite(est) or boot.size < samples / 2:
             raise UndefinedStatistic(f"the statistic is undefined on this sample (on the data: {est:.3g}; finite on "
                                      f"{boot.size} of {samples} resamples), e.g. a constant column")
         if boot.size < samples:
             label += f", {samples - boot.size} undefined resamples left out"
-    lo, hi = np.percentile(boot, [2.5, 97.5])
+    lo, hi = np.percentile(boot, [2.5, 97.5], method="inverted_cdf")
     tail = min(int((boot <= 0).sum()), int((boot >= 0).sum()))
-    p = min(1.0, 2 * (tail + 1) / (boot.size + 1))
+    p = min(1.0, 2 * tail / boot.size)
     mde = (_z(1 - ALPHA / 2) + _z(POWER)) * float(boot.std(ddof=1))
-    return Estimate(est, float(lo), float(hi), p, int(v.shape[0]), mde, f"paired bootstrap ({samples} resamples), {label}")
+    return Estimate(est, float(lo), float(hi), p, int(v.shape[0]), mde, f"paired bootstrap ({samples} resamples), {label}",
+                    0.95, None)
 
 
 def time_ratio(slow: Sequence[float], fast: Sequence[float]) -> Estimate:
@@ -189,7 +259,10 @@ def time_ratio(slow: Sequence[float], fast: Sequence[float]) -> Estimate:
     Needs at least two timed batches on each side for an interval; the test is "ratio = 1"."""
     from scipy import stats
 
-    s, f = np.log(np.asarray(slow, float)), np.log(np.asarray(fast, float))
+    s, f = np.asarray(slow, float), np.asarray(fast, float)
+    if s.size < 2 or f.size < 2 or not ((s > 0).all() and (f > 0).all()):
+        raise ValueError("a time ratio needs at least two positive per-batch timings on each side")
+    s, f = np.log(s), np.log(f)
     if s.size < 2 or f.size < 2 or not (np.isfinite(s).all() and np.isfinite(f).all()):
         raise ValueError("a time ratio needs at least two positive per-batch timings on each side")
     d = s.mean() - f.mean()
@@ -201,7 +274,7 @@ def time_ratio(slow: Sequence[float], fast: Sequence[float]) -> Estimate:
     p = float(2 * stats.t.sf(abs(d) / se, df))
     mde = math.exp((t + stats.t.ppf(POWER, df)) * se)
     return Estimate(math.exp(d), math.exp(d - t * se), math.exp(d + t * se), p, int(s.size + f.size), mde,
-                    f"Welch t on log seconds per image ({s.size} + {f.size} timed batches)")
+                    f"Welch t on log seconds per image ({s.size} + {f.size} timed batches)", 0.95, None)
 
 
 def intersection_union(parts: Sequence[Estimate]) -> Estimate:
@@ -213,4 +286,27 @@ def intersection_union(parts: Sequence[Estimate]) -> Estimate:
         raise ValueError("an ordering claim needs at least one comparison")
     weakest = min(parts, key=lambda e: e.effect)
     return Estimate(weakest.effect, weakest.ci_low, weakest.ci_high, max(e.p for e in parts), min(e.n for e in parts),
-                    max(e.mde for e in parts), f"intersection-union over {len(parts)} comparisons ({weakest.test}); weakest shown")
+                    max(e.mde for e in parts), f"intersection-union over {len(parts)} comparisons ({weakest.test}); weakest shown",
+                    weakest.confidence, weakest.discordant)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control under any dependence)."""
+    p = np.asarray(p_values, float)
+    adjusted = np.empty(p.size)
+    running = 0.0
+    for rank, i in enumerate(np.argsort(p, kind="stable")):
+        running = max(running, min(1.0, (p.size - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (false-discovery rate under independence or positive dependence)."""
+    p = np.asarray(p_values, float)
+    adjusted = np.empty(p.size)
+    running = 1.0
+    for rank, i in enumerate(np.argsort(p, kind="stable")[::-1]):
+        running = min(running, p[i] * p.size / (p.size - rank))
+        adjusted[i] = running
+    return adjusted.tolist()

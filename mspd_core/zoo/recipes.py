@@ -64,6 +64,9 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            precision="bf16", description="plain conv-net target, PGD-2 adversarial training (Madry et al. 2018)"),
     Recipe("bb-preact-wide-fgsm", "backbone", "mini_preact_resnet", {"width": 48}, "fgsm_rs", epochs=8, lr=0.2, seed=0,
            precision="bf16", description="larger robust backbone (backbone ablation, Table XI)"),
+    Recipe("tg-airnet-fgsm", "target", "airnet", {}, "fgsm_rs", epochs=8, lr=0.2, seed=6,
+           description="stronger target for separability (issue 22): the airbench-style clean classifier's "
+           "architecture, FGSM-RS adversarial training, early stopping on PGD-10"),
 ]}
 
 #: Roles a default experiment uses (registry resolves these names).

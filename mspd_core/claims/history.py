@@ -1,0 +1,85 @@
+"""The registry's audit trail: every change to a claim's decision fields, with its date and reason.
+
+    python -m mspd_core.claims.history                      # show the history and whether it is current
+    python -m mspd_core.claims.history --check              # exit 1 when a decision field changed unrecorded
+    python -m mspd_core.claims.history --reason "why"       # record the current changes (added/changed/removed)
+
+``history.json`` (beside this file) holds the entries and each claim's fingerprint after the last
+one (:func:`registry.claim_fingerprint`, over :data:`registry.DECISION_FIELDS`). The history
+starts on 2026-12-01; changes before it are in the project's git history only.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+from pathlib import Path
+
+from .registry import REGISTRY, claim_fingerprint, registry_fingerprint
+
+HISTORY = Path(__file__).with_name("history.json")
+
+
+def load(path: Path = HISTORY) -> dict:
+    if not path.exists():
+        return {"entries": [], "fingerprints": {}}
+    return json.loads(path.read_text())
+
+
+def pending(history: dict | None = None) -> dict[str, list[str]]:
+    """Claims whose decision fields differ from the last recorded fingerprints."""
+    recorded = (history or load())["fingerprints"]
+    current = {k: claim_fingerprint(s) for k, s in REGISTRY.items()}
+    return {"added": sorted(set(current) - set(recorded)), "removed": sorted(set(recorded) - set(current)),
+            "changed": sorted(k for k in set(current) & set(recorded) if current[k] != recorded[k])}
+
+
+def add_entry(reason: str, date: str | None = None, path: Path = HISTORY) -> dict:
+    """Record the pending changes with ``reason`` and store the new fingerprints."""
+    if not reason.strip():
+        raise ValueError("say why the claims changed (--reason)")
+    history = load(path)
+    changes = pending(history)
+    if not any(changes.values()):
+        raise ValueError("no decision field changed since the last entry: nothing to record")
+    entry = {"date": date or datetime.date.today().isoformat(), "reason": reason.strip(),
+             **{k: v for k, v in changes.items() if v}, "registry": registry_fingerprint()}
+    history["entries"].append(entry)
+    history["fingerprints"] = {k: claim_fingerprint(s) for k, s in sorted(REGISTRY.items())}
+    path.write_text(json.dumps(history, indent=2) + "\n")
+    return entry
+
+
+def last_entry(history: dict | None = None) -> dict | None:
+    entries = (history or load())["entries"]
+    return entries[-1] if entries else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reason", help="record the pending changes with this reason")
+    parser.add_argument("--date", help="the entry's date (default: today)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a decision field changed without an entry")
+    args = parser.parse_args(argv)
+    if args.reason is not None:
+        try:
+            entry = add_entry(args.reason, args.date)
+        except ValueError as err:
+            parser.error(str(err))
+        print(f"recorded: {json.dumps(entry)}")
+        return 0
+    history = load()
+    for e in history["entries"]:
+        keys = ", ".join(f"{what}: {' '.join(e[what])}" for what in ("added", "changed", "removed") if e.get(what))
+        print(f"{e['date']}  {e['reason']}\n            {keys}")
+    todo = pending(history)
+    print(f"registry fingerprint {registry_fingerprint()}")
+    if any(todo.values()):
+        print("UNRECORDED changes: " + json.dumps(todo) + "\nrecord them: python -m mspd_core.claims.history --reason '...'")
+        return 1
+    print("every decision field is recorded")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
