@@ -133,12 +133,46 @@ def test_each_chapter_shows_one_parameters_cell():
 
 
 def test_summary_lists_every_claim_with_a_verdict():
-    from mspd_core.claims import VERDICTS
+    from mspd_core.claims import SIZES, VERDICTS
 
     text = (HTML / "notebooks" / "_executed" / "summary.html").read_text()
     assert "claims-table" in text
     rows = re.findall(r"<tr style=\"background:[^\"]+\">(.*?)</tr>", text, re.S)
     assert rows and all(any(f"<b>{v}</b>" in r for v in VERDICTS) for r in rows)
+    assert all(any(f"<b>{v}</b>" in r for v in SIZES) for r in rows), "every row shows its size verdict"
+    assert "forest" in text.lower() or "At a glance" in text
+    assert "Registry fingerprint" in text and "operating characteristics" in text.lower()
+
+
+def test_summary_table_is_readable_at_1280_px(server, browser):
+    """Both verdict columns show on every row, and no column is clipped or pushed off the page at 1280 px."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + "notebooks/_executed/summary.html", wait_until="load")
+    table = page.locator("table.claims-table")
+    assert table.count() == 1
+    overflow = page.evaluate("""() => {
+        const t = document.querySelector('table.claims-table');
+        const wrap = t.parentElement;
+        const article = t.closest('article') || document.body;
+        const cells = Array.from(t.querySelectorAll('th, td'));
+        return {tableRight: t.getBoundingClientRect().right, articleRight: article.getBoundingClientRect().right,
+                scroll: wrap.scrollWidth - wrap.clientWidth,
+                clippedCells: cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText.slice(0, 40))};
+    }""")
+    (ROOT / "_build" / "screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ROOT / "_build" / "screenshots" / "summary_1280.png"), full_page=False)
+    page.close()
+    assert overflow["scroll"] <= 1, f"the claims table needs horizontal scrolling at 1280 px: {overflow}"
+    assert overflow["tableRight"] <= overflow["articleRight"] + 1, overflow
+    assert not overflow["clippedCells"], overflow["clippedCells"][:5]
+
+
+def test_front_page_answers_first():
+    """The landing page shows the verdict counts on both axes and the forest plot above the contents."""
+    text = (HTML / "book" / "index.html").read_text()
+    assert "What this build found" in text and "direction:" in text and "size against the paper" in text
+    assert "forest.png" in text
+    assert "_executed/00_data.ipynb out.ipynb" not in text and "notebooks/00_data.ipynb" in text
 
 
 def test_launch_buttons_open_committed_notebooks():

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .defenses import bilevel, fast_preemption, mcgs, unadv
-from .smoothing import input_gradient, pass_size
+from .smoothing import CPU_PASS_SIZE, input_gradient, pass_size
 
 N_SAMPLES = 20
 
@@ -83,6 +83,35 @@ def benchmark_backbone(name: str, model: nn.Module, device: torch.device, batch:
     add("UnAdv (100)", scale * time_call(lambda: unadv(model, x, y, epochs=bilevel_iters), device, repeats=1), note)
     add("Bi-Level (100)", scale * time_call(lambda: bilevel(model, x, y, epochs=bilevel_iters), device, repeats=1), note)
     return rows
+
+
+#: The build-time calibration workload: input gradients of the default backbone's architecture (random
+#: weights, same cost) in passes of smoothing.CPU_PASS_SIZE CIFAR-10 images. Its seconds are this host's
+#: "calibration unit": a build's time in units compares across hosts of one kind that differ underneath.
+CALIBRATION_PASSES = 30
+
+
+def calibration_seconds(passes: int = CALIBRATION_PASSES, device: str = "cpu") -> dict:
+    """Seconds for ``passes`` forward+backward passes of the default backbone at the library's CPU pass size."""
+    from .zoo.architectures import build
+    from .zoo.recipes import DEFAULT_BACKBONE, RECIPES
+
+    torch.manual_seed(0)
+    recipe = RECIPES[DEFAULT_BACKBONE]
+    dev = torch.device(device)
+    model = build(recipe.arch, **recipe.arch_kwargs).to(dev).eval()
+    x = torch.rand(CPU_PASS_SIZE, 3, 32, 32, device=dev)
+    y = torch.randint(0, 10, (CPU_PASS_SIZE,), device=dev)
+    input_gradient(model, x, y)  # warm-up
+    _sync(dev)
+    start = time.perf_counter()
+    for _ in range(passes):
+        input_gradient(model, x, y)
+    _sync(dev)
+    seconds = time.perf_counter() - start
+    return {"seconds": round(seconds, 3), "workload": f"{passes} forward+backward passes of {DEFAULT_BACKBONE}'s "
+            f"architecture ({recipe.arch} {recipe.arch_kwargs}) on {CPU_PASS_SIZE} images, {device}",
+            "threads": torch.get_num_threads()}
 
 
 def small_cnn() -> nn.Module:

@@ -397,7 +397,7 @@ def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str],
                     "l2": rel["l2"], "linf": rel["linf"], "ssim": rel["ssim"], "lpips": rel["lpips"],
                     "sec_per_image": rel["seconds_per_image"], "attack_seconds": out["seconds"], "per_image": c,
                     "batch_seconds": rel.get("batch_seconds", torch.tensor([])).numpy(),
-                    "timed": timing_provenance(rel.get("timed")),
+                    "timed": timing_provenance(rel.get("timed")), "release": rkey,
                 })
                 bar.update()
     bar.close()

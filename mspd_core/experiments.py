@@ -273,6 +273,44 @@ def outcomes(table: pd.DataFrame, defense: str, attack: str, target: str | None 
     return np.asarray(t.per_image.iloc[0], dtype=bool)
 
 
+def release_distance(table: pd.DataFrame, a: str, b: str, cache=None) -> dict[str, float]:
+    """How far apart two defenses' released images are (from the result cache): mean L-inf (x 255), mean L2 and
+    the share of pixel values that differ by at least 1/255. NaN where the releases are not cached."""
+    from .evaluate import ResultCache
+
+    keys = [table[table.defense == d].release.iloc[0] if "release" in table else None for d in (a, b)]
+    cache = cache or ResultCache()
+    got = [cache.get(k) if k else None for k in keys]
+    if any(g is None for g in got):
+        return {"linf_255": float("nan"), "l2": float("nan"), "pixels_differ": float("nan")}
+    diff = (got[0]["x_eval"].float() - got[1]["x_eval"].float()).flatten(1)
+    return {"linf_255": float(255 * diff.abs().max(1).values.mean()), "l2": float(diff.norm(dim=1).mean()),
+            "pixels_differ": float((diff.abs() >= 1 / 255 - 1e-6).float().mean())}
+
+
+def separability(table: pd.DataFrame, reference: str, others: list[str], attacks: list[str] | None = None,
+                 target: str | None = None, cache=None) -> pd.DataFrame:
+    """Can this page's comparisons separate the defenses at all? For ``reference`` against each of ``others``
+    under each attack: the discordant images in both directions, how far apart the two releases are, and a
+    sentence when no image differs (then the two defenses reach the same robust set on this target, and the
+    comparison cannot separate them here, whatever n)."""
+    attacks = attacks or [a for a in dict.fromkeys(table.attack) if a != "clean"]
+    rows = []
+    for other in others:
+        dist = release_distance(table, reference, other, cache)
+        for attack in attacks:
+            ref, oth = outcomes(table, reference, attack, target), outcomes(table, other, attack, target)
+            only_ref, only_other = int((ref & ~oth).sum()), int((~ref & oth).sum())
+            rows.append({"comparison": f"{reference} vs {other}", "attack": attack, "n": ref.size,
+                         f"only {reference} correct": only_ref, "only other correct": only_other,
+                         "release distance: mean L-inf (/255)": round(dist["linf_255"], 2),
+                         "share of pixels differing": round(dist["pixels_differ"], 3),
+                         "separable here": ("yes" if only_ref + only_other else
+                                            "no: the same robust set; this comparison cannot separate the two defenses "
+                                            "on this target, whatever n")})
+    return pd.DataFrame(rows)
+
+
 def batch_times(table: pd.DataFrame, defense: str) -> np.ndarray:
     """Per-batch seconds per image of one defense (for time-ratio claims)."""
     return np.asarray(table[table.defense == defense].batch_seconds.iloc[0], dtype=float)

@@ -106,3 +106,60 @@ def accuracy_bars(table, attack: str, title: str = ""):
     ax.set(xlabel=f"accuracy under {attack} (%, 95% CI)", xlim=(0, 100), title=title)
     plt.tight_layout()
     plt.show()
+
+
+#: One colour per direction verdict, shared by the summary's table, count bars and forest plot.
+VERDICT_COLOURS = {"reproduced": "#2e7d32", "contradicted": "#c62828", "inconclusive": "#f9a825", "not testable here": "#9e9e9e"}
+VERDICT_BACKGROUNDS = {"reproduced": "#d4edda", "contradicted": "#f8d7da", "inconclusive": "#fff3cd", "not testable here": "#e2e3e5"}
+
+
+def forest_plot(rows: Sequence[dict], margins: dict[str, float] | None = None):
+    """Every testable claim as a row: our effect with the interval that decided it, the paper's effect (black
+    diamond), the null line and the equivalence margin (shaded), coloured by the direction verdict, one panel
+    per unit (points; speed ratios on a log axis; rank correlations, cosines, ...). Returns the figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    margins = margins or {}
+    shown = [r for r in rows if r.get("effect") is not None and r["verdict"] != "not testable here"]
+    if not shown:
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.text(0.5, 0.5, "no testable claim recorded", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    groups: dict[str, list[dict]] = {}
+    for r in shown:
+        unit = "speed ratio (x, log scale)" if r["comparison"] == "time_ratio" else (r.get("unit") or "-")
+        groups.setdefault(unit, []).append(r)
+    heights = [len(g) + 1.2 for g in groups.values()]
+    fig, axes = plt.subplots(len(groups), 1, figsize=(10, 0.36 * sum(heights) + 0.9),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (unit, group) in zip(axes[:, 0], groups.items()):
+        ratio = unit.startswith("speed ratio")
+        for i, r in enumerate(group):
+            y = len(group) - 1 - i
+            colour = VERDICT_COLOURS[r["verdict"]]
+            ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=2.5, solid_capstyle="butt")
+            ax.plot(r["effect"], y, "o", color=colour, ms=6)
+            if r.get("paper_effect") is not None:
+                ax.plot(r["paper_effect"], y, "D", color="black", ms=6, mfc="white", mew=1.5)
+            if r["key"] in margins:
+                m = margins[r["key"]]
+                ax.fill_betweenx([y - 0.4, y + 0.4], -m, m, color="#90caf9", alpha=0.5, lw=0)
+        ax.axvline(1.0 if ratio else 0.0, color="grey", lw=1, ls="--")
+        if ratio:
+            ax.set_xscale("log")
+        labels = [f"{r['key']} ({r.get('size', '-')})" for r in group]
+        ax.set_yticks(range(len(group)))
+        ax.set_yticklabels(labels[::-1], fontsize=8)
+        ax.set_ylim(-0.7, len(group) - 0.3)
+        ax.set_xlabel(unit, fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(axis="x", alpha=0.3)
+    handles = [Line2D([], [], color=c, lw=2.5, marker="o", label=v) for v, c in VERDICT_COLOURS.items() if v != "not testable here"]
+    handles += [Line2D([], [], color="black", marker="D", mfc="white", ls="", label="paper's effect"),
+                Line2D([], [], color="#90caf9", lw=8, alpha=0.5, label="equivalence margin"),
+                Line2D([], [], color="grey", ls="--", label="no effect")]
+    axes[0, 0].legend(handles=handles, fontsize=8, ncol=3, loc="lower left", bbox_to_anchor=(0, 1.02), frameon=False)
+    fig.tight_layout()
+    return fig

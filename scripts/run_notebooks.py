@@ -92,13 +92,28 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(claims, ignore_errors=True)
     os.environ["MSPD_CLAIMS_DIR"] = str(claims)
     os.environ.setdefault(BUILD_ENV, f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    from mspd_core.bench import calibration_seconds
+    from mspd_core.claims.engine import FRONT_PAGE_DIR
+    from mspd_core.evaluate import cpu_model
+
+    if not (FRONT_PAGE_DIR / "verdicts.md").exists():  # book/index.md includes it; the summary page rewrites it
+        FRONT_PAGE_DIR.mkdir(parents=True, exist_ok=True)
+        (FRONT_PAGE_DIR / "verdicts.md").write_text("*The summary page has not run in this build: no verdicts to show here.*\n")
+    calibration = calibration_seconds()
+    print(f"[notebooks] calibration: {calibration['seconds']:.1f} s for {calibration['workload']} ({cpu_model()})", flush=True)
     timings = {}
     for name in names:
         print(f"[notebooks] {name} (profile {args.profile}) ...", flush=True)
         timings[name] = run(name, args.profile, args.seed, args.device, args.timeout, out)
         print(f"[notebooks] {name} done in {timings[name]:.1f} s", flush=True)
-    (out / f"timings-{args.profile}.json").write_text(json.dumps(timings, indent=2))
-    print(f"[notebooks] {len(names)} notebook(s), {sum(timings.values()):.0f} s in all")
+    total = sum(timings.values())
+    unit = calibration["seconds"]
+    record = {"profile": args.profile, "cpu": cpu_model(), "calibration": calibration, "notebooks_s": timings,
+              "total_s": round(total, 1), "total_calibration_units": round(total / unit, 1),
+              "notebooks_calibration_units": {k: round(v / unit, 2) for k, v in timings.items()}}
+    (out / f"timings-{args.profile}.json").write_text(json.dumps(record, indent=2))
+    print(f"[notebooks] {len(names)} notebook(s), {total:.0f} s in all = {total / unit:.0f} calibration units "
+          f"(1 unit = {unit:.1f} s here: {calibration['workload']})")
     return 0
 
 

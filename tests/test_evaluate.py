@@ -52,6 +52,24 @@ def test_grid_shape_and_invariants(fake_zoo, data, tmp_path):
     assert table[table.defense != "No Pre."].p_vs_baseline.between(0, 1).all(), "paired test against No Pre. on every other row"
 
 
+def test_separability_reports_discordance_and_release_distance(fake_zoo, data, tmp_path):
+    """Discordant images in both directions and how far apart the releases are; no discordance: 'cannot separate'."""
+    from mspd_core import experiments as ex
+
+    cache = ResultCache(tmp_path)
+    table = run_grid(DEFENSES, ATTACKS[:1], ["t1"], data, fake_zoo, cache=cache, progress=False)
+    known = np.array([True] * 6 + [False] * 6)
+    other = np.array([True] * 4 + [False] * 4 + [True] * 4)  # only MSPD correct on 2, only the other on 4
+    table.at[table.index[table.defense == "MSPD"][0], "per_image"] = known
+    table.at[table.index[table.defense == "UnAdv"][0], "per_image"] = other
+    table.at[table.index[table.defense == "No Pre."][0], "per_image"] = known.copy()
+    sep = ex.separability(table, "MSPD", ["UnAdv", "No Pre."], ["clean"], cache=cache).set_index("comparison")
+    assert sep.loc["MSPD vs UnAdv", "only MSPD correct"] == 2 and sep.loc["MSPD vs UnAdv", "only other correct"] == 4
+    assert sep.loc["MSPD vs UnAdv", "separable here"] == "yes"
+    assert sep.loc["MSPD vs No Pre.", "separable here"].startswith("no: the same robust set")
+    assert 0 < sep.loc["MSPD vs No Pre.", "release distance: mean L-inf (/255)"] <= 8 + 1e-6
+
+
 def test_autoattack_breaks_a_non_robust_model(fake_zoo, data, tmp_path):
     table = run_grid([Defense("No Pre.")], [Attack("clean"), Attack("AA", "autoattack", {"version": "standard"})], ["t1"],
                      data, fake_zoo, cache=ResultCache(tmp_path), progress=False)

@@ -8,7 +8,7 @@ this build computed.
 """
 from .engine import (SIZES, VERDICTS, Outcome, check, claims_dir, format_effect, load_all, multiplicity, paired_values,
                      record, summary_counts, table)
-from .registry import REGISTRY, ClaimSpec, bilevel_pass_ratio, claims_of, get_spec
+from .registry import REGISTRY, ClaimSpec, bilevel_pass_ratio, claim_target, claims_of, get_spec
 
 __all__ = ["SIZES", "multiplicity", "VERDICTS", "Outcome", "check", "claims_dir", "format_effect", "load_all", "paired_values", "record",
-           "summary_counts", "table", "REGISTRY", "ClaimSpec", "bilevel_pass_ratio", "claims_of", "get_spec"]
+           "summary_counts", "table", "REGISTRY", "ClaimSpec", "bilevel_pass_ratio", "claim_target", "claims_of", "get_spec"]

@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..paths import PROJECT_ROOT
 from ..profiles import get_profile
 from . import stats
 from .registry import ClaimSpec, get_spec
@@ -239,7 +240,15 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
         labels = list(part_labels or [f"part {i + 1}" for i in range(len(parts))])
         effects = part_paper_effects if part_paper_effects is not None else spec.part_effects
         est, verdict, size, note, size_note = _ordering(spec, parts, labels, effects, seed, mde)
-        return _outcome(spec, est, verdict, size, note, size_note, None)
+        if spec.part_comparison == "paired_accuracy":
+            units = min(len(np.asarray(pa)) for pa, _ in parts)
+            pairs = [stats.discordant_counts(pa, pb) for pa, pb in parts]
+            design = {"discordance": float(np.mean([(x + y) / m for x, y, m in pairs]))}
+        else:
+            units = min(len(np.asarray(v)) for v in parts)
+            design = {"sd": float(np.mean([np.std(np.asarray(v, float), ddof=1) for v in parts]))}
+        design.update(units=units, parts=len(parts), part_effects=list(effects) if effects is not None else None)
+        return _outcome(spec, est, verdict, size, note, size_note, design)
     else:  # pragma: no cover - the registry validates comparisons
         raise ValueError(spec.comparison)
     if spec.comparison == "bootstrap":
@@ -363,6 +372,31 @@ def multiplicity(rows: Sequence[dict], alpha: float = stats.ALPHA) -> dict[str, 
     return {"testable": len(testable), "reproduced": sum(reproduced),
             "holm": sum(ok and q < alpha for ok, q in zip(reproduced, holm)),
             "bh": sum(ok and q < alpha for ok, q in zip(reproduced, bh))}
+
+
+#: The book's record (scripts/run_notebooks.py points MSPD_CLAIMS_DIR here) and the front page's generated summary.
+BOOK_CLAIMS_DIR = PROJECT_ROOT / "notebooks" / "_executed" / "claims"
+FRONT_PAGE_DIR = PROJECT_ROOT / "book" / "_generated"
+
+
+def write_front_page(rows: Sequence[dict], figure, profile: str) -> Path | None:
+    """The landing page's answer first: verdict counts on both axes and the forest plot, written to
+    ``book/_generated/`` (included by book/index.md) when this is the book's own record; else nothing."""
+    if claims_dir().resolve() != BOOK_CLAIMS_DIR.resolve():
+        return None
+    FRONT_PAGE_DIR.mkdir(parents=True, exist_ok=True)
+    figure.savefig(FRONT_PAGE_DIR / "forest.png", dpi=110, bbox_inches="tight")
+    direction, size, multi = summary_counts(rows), summary_counts(rows, "size"), multiplicity(rows)
+    text = (f"**What this build found** (profile `{profile}`, {len(rows)} claims of the three papers):\n\n"
+            + "- direction: " + ", ".join(f"{k} {v}" for v, k in direction.items()) + "\n"
+            + "- size against the paper's own effect: " + ", ".join(f"{k} {v}" for v, k in size.items()) + "\n"
+            + f"- {multi['holm']} of {multi['reproduced']} reproduced claims survive Holm's correction across all "
+            f"{multi['testable']} testable claims\n\n"
+            "Every claim, its interval and both verdicts: [the summary](../notebooks/_executed/summary.ipynb).\n\n"
+            "![Forest plot of every testable claim: our effect and interval, the paper's effect](_generated/forest.png)\n")
+    path = FRONT_PAGE_DIR / "verdicts.md"
+    path.write_text(text)
+    return path
 
 
 def paired_values(a: np.ndarray, b: np.ndarray) -> np.ndarray:

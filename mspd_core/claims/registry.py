@@ -45,6 +45,7 @@ class ClaimSpec:
     untestable_reason: str | None = None
     part_effects: tuple[float, ...] | None = None  # for "ordering": the paper's effect of each part, in order
     statistic: str = "mean"  # for "bootstrap": "mean" of per-unit differences, or "spearman" over two columns
+    target: str = "main"  # the zoo's target the claim runs on: "main", or "separation" (Zoo.separation_target)
 
     def __post_init__(self) -> None:
         if self.comparison not in COMPARISONS:
@@ -57,13 +58,15 @@ class ClaimSpec:
             raise ValueError(f"{self.key}: an ordering claim needs part_comparison paired_accuracy or bootstrap")
         if self.comparison == "untestable" and not self.untestable_reason:
             raise ValueError(f"{self.key}: say why it is not testable here")
+        if self.target not in ("main", "separation"):
+            raise ValueError(f"{self.key}: target must be 'main' or 'separation'")
         if self.statistic not in ("mean", "spearman"):
             raise ValueError(f"{self.key}: statistic must be 'mean' or 'spearman'")
 
 
 #: The fields that decide a verdict: a change to any of them needs an entry in history.json.
 DECISION_FIELDS = ("statement", "source", "comparison", "paper_text", "paper_effect", "unit", "margin",
-                   "part_comparison", "pass_count_ratio", "sample", "part_effects", "statistic")
+                   "part_comparison", "pass_count_ratio", "sample", "part_effects", "statistic", "target")
 
 
 #: MCGS: 2 epochs x N = 20 copies x K = 1 step = 40 forward+backward passes per image.
@@ -79,7 +82,8 @@ def bilevel_pass_ratio(epochs: int) -> float:
 _SPECS = [
     # ---- Table IV -------------------------------------------------------------------------
     ClaimSpec("t4_mspd_vs_bilevel", "MSPD gives higher robust accuracy than Bi-Level on an unseen target (AutoAttack L-inf)",
-              "MSPD Table IV", "table04_main", "paired_accuracy", "86.3 vs 82.2", 4.1, sample="paired subset"),
+              "MSPD Table IV", "table04_main", "paired_accuracy", "86.3 vs 82.2", 4.1, sample="paired subset",
+              target="separation"),
     ClaimSpec("t4_mspd_vs_none", "MSPD raises robust accuracy over no defense (AutoAttack L-inf)",
               "MSPD Table IV", "table04_main", "paired_accuracy", "86.3 vs 74.0", 12.3),
     ClaimSpec("t4_clean", "MSPD's releases keep (and raise) the target's clean accuracy over the originals",
@@ -105,7 +109,7 @@ _SPECS = [
     ClaimSpec("t6_best_every_attack", "MSPD has the highest robust accuracy under every attack (vs No Pre., UnAdv, Bi-Level)",
               "MSPD Table VI", "table06_attacks", "ordering",
               "7 of 7 attacks; smallest margin +3.4 (DeCoW, vs Bi-Level); per-part effects from the paper's Table VI",
-              None, part_comparison="paired_accuracy", sample="paired subset"),
+              None, part_comparison="paired_accuracy", sample="paired subset", target="separation"),
     ClaimSpec("t6_diffpure", "MSPD beats DiffPure (Tables VI-VII)", "MSPD Table VI", "table06_attacks", "untestable",
               "86.3 vs 79.4", 6.9, sample="none", untestable_reason="needs a pretrained diffusion model (download)"),
     # ---- Table VII --------------------------------------------------------------------------
@@ -174,6 +178,11 @@ if len(REGISTRY) != len(_SPECS):
     raise RuntimeError("duplicate claim keys in the registry")
 
 
+def claim_target(key: str, zoo) -> str:
+    """The target model claim ``key`` runs on in ``zoo`` (its registered ``target``)."""
+    return zoo.separation_target if get_spec(key).target == "separation" else zoo.main_target
+
+
 def get_spec(key: str) -> ClaimSpec:
     """The registered claim ``key`` (unknown keys list the valid ones)."""
     if key not in REGISTRY:
@@ -186,11 +195,14 @@ def claims_of(notebook: str) -> list[ClaimSpec]:
 
 
 def claim_fingerprint(spec: ClaimSpec) -> str:
-    """SHA-256 (16 hex digits) of a claim's decision fields (:data:`DECISION_FIELDS`)."""
+    """SHA-256 (16 hex digits) of a claim's decision fields (:data:`DECISION_FIELDS`). Fields at their default
+    value are left out, so that adding a new field with a default changes no existing claim's fingerprint."""
+    import dataclasses
     import hashlib
     import json
 
-    fields = {f: getattr(spec, f) for f in DECISION_FIELDS}
+    defaults = {f.name: f.default for f in dataclasses.fields(ClaimSpec)}
+    fields = {f: getattr(spec, f) for f in DECISION_FIELDS if getattr(spec, f) != defaults.get(f, dataclasses.MISSING)}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 

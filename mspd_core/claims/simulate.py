@@ -78,8 +78,12 @@ def _draw(spec: ClaimSpec, comparison: str, rng, effect: float, n: int, discorda
 
 def simulate(key: str, effect: float | str = "paper", n: int | None = None, discordance: float = DEFAULT_DISCORDANCE,
              reps: int = 1000, seed: int = 0, cv: float = DEFAULT_CV, sd: float = DEFAULT_SD,
-             parts: int | None = None) -> dict[str, dict[str, float]]:
-    """Rates of every direction and size verdict of claim ``key`` when the true effect is ``effect``."""
+             parts: int | None = None, part_effects: Sequence[float] | None = None) -> dict[str, dict[str, float]]:
+    """Rates of every direction and size verdict of claim ``key`` when the true effect is ``effect``.
+
+    For an ordering, ``part_effects`` are the paper's per-part effects the chapter used (where the registry
+    has none, e.g. Table VI's margins read from the paper's table): ``effect="paper"`` draws each part at its
+    paper effect, and every run judges the parts' sizes against them."""
     spec = get_spec(key)
     if spec.comparison == "untestable":
         raise ValueError(f"claim {key!r} is not testable here ({spec.untestable_reason}); nothing to simulate")
@@ -88,12 +92,15 @@ def simulate(key: str, effect: float | str = "paper", n: int | None = None, disc
     n = n or default_n(spec)
     rng = np.random.default_rng(seed)
     counts = {"direction": {v: 0 for v in DIRECTIONS}, "size": {v: 0 for v in SIZES if v != "not testable here"}}
+    paper_parts = list(part_effects) if part_effects is not None else (list(spec.part_effects) if spec.part_effects else None)
     if spec.comparison == "ordering":
-        k = parts or (len(spec.part_effects) if spec.part_effects else 3)
+        k = parts or (len(paper_parts) if paper_parts else 3)
+        if paper_parts is not None and len(paper_parts) != k:
+            raise ValueError(f"{key}: {len(paper_parts)} paper part effects for {k} parts")
         if effect == "paper":
-            if not spec.part_effects:
+            if not paper_parts:
                 raise ValueError(f"{key}: the registry has no per-part paper effects; give --effect")
-            effects: Sequence[float] = spec.part_effects[:k]
+            effects: Sequence[float] = paper_parts
         else:
             effects = [float(effect)] * k
         comparison = spec.part_comparison
@@ -107,12 +114,48 @@ def simulate(key: str, effect: float | str = "paper", n: int | None = None, disc
         if spec.comparison == "ordering":
             draws = [_draw(spec, comparison, rng, e, n, discordance, cv, sd) for e in effects]
             parts_in = [(d["a"], d["b"]) for d in draws] if comparison == "paired_accuracy" else [d["values"] for d in draws]
-            out = check(key, parts=parts_in, seed=rep, mde=False)
+            out = check(key, parts=parts_in, part_paper_effects=paper_parts, seed=rep, mde=False)
         else:
             out = check(key, **_draw(spec, comparison, rng, effects[0], n, discordance, cv, sd), seed=rep, mde=False)
         counts["direction"][out.verdict] += 1
         counts["size"][out.size] = counts["size"].get(out.size, 0) + 1
     return {axis: {v: c / reps for v, c in got.items()} for axis, got in counts.items()}
+
+
+def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int = 0):
+    """For each recorded testable claim, the rule's rates at this build's n and design (the recorded
+    discordance, per-batch spread, sd of differences): P(reproduced) at the paper's effect (power) and
+    under no effect (false "reproduced"), P(size "consistent") at the paper's effect. A table."""
+    import pandas as pd
+
+    out = []
+    for r in rows:
+        if r["verdict"] == "not testable here" or not r.get("n"):
+            continue
+        spec = get_spec(r["key"])
+        d = r.get("design") or {}
+        kw = {"reps": reps, "seed": seed, "discordance": max(d.get("discordance", DEFAULT_DISCORDANCE), 0.01),
+              "cv": max(d.get("cv", DEFAULT_CV), 1e-3), "sd": max(d.get("sd", DEFAULT_SD), 1e-9),
+              "part_effects": d.get("part_effects")}
+        if spec.comparison == "time_ratio":
+            kw["n"] = min(d.get("batches", [default_n(spec)]))
+        else:
+            kw["n"] = d.get("units", r["n"])
+        if spec.comparison == "ordering":
+            kw["parts"] = d.get("parts")
+        null = 1.0 if spec.comparison == "time_ratio" else 0.0
+        if spec.comparison == "equivalence":
+            null = spec.margin  # the equivalence null: the true difference at the margin
+        at_null = simulate(r["key"], null, **kw)
+        has_paper = spec.paper_effect is not None or (spec.comparison == "ordering" and (kw["part_effects"] or spec.part_effects))
+        at_paper = simulate(r["key"], "paper", **kw) if has_paper else None
+        out.append({"claim": r["key"], "n": kw["n"], "rule": spec.comparison,
+                    "P(reproduced | paper's effect)": at_paper["direction"]["reproduced"] if at_paper else None,
+                    "P(size consistent | paper's effect)": at_paper["size"]["consistent"] if at_paper else None,
+                    "P(reproduced | no effect)": at_null["direction"]["reproduced"],
+                    "no effect means": "difference at the margin" if spec.comparison == "equivalence" else
+                    ("ratio 1" if spec.comparison == "time_ratio" else "0")})
+    return pd.DataFrame(out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import sys
 import pandas as pd
 
 from ..paths import ZOO_DIR
-from .recipes import DEFAULT_BACKBONE, RECIPES
+from .recipes import DEFAULT_BACKBONE, EMBEDDED_SEPARATION_TARGET, RECIPES
 from .registry import load, read_manifest, spec
 from .train import evaluate_accuracy, zoo_eval_set
 
@@ -30,9 +30,20 @@ MAX_MINUTES_EACH, MAX_MINUTES_TOTAL = 45.0, 240.0
 MAX_MB_EACH, MAX_MB_TOTAL = 20.0, 60.0
 
 
+#: Issue 22's budget for the stronger separation target, trained in the background: "a few hours at most".
+SEPARATION_MAX_MINUTES = 180.0
+
+
 def budget_verdicts(minutes: pd.Series, megabytes: pd.Series) -> dict[str, bool]:
-    """The zoo issue's budgets (training minutes, checkpoint sizes), each as text -> met."""
-    return {
+    """The zoo issue's budgets (training minutes, checkpoint sizes), each as text -> met. When ``minutes`` is indexed
+    by model name, the separation target is held to its own budget and left out of the others' minutes."""
+    verdicts = {}
+    if EMBEDDED_SEPARATION_TARGET in minutes.index:
+        own = float(minutes[EMBEDDED_SEPARATION_TARGET])
+        verdicts[f"training minutes of {EMBEDDED_SEPARATION_TARGET} <= {SEPARATION_MAX_MINUTES:g} ({own:.1f}; "
+                 "issue 22's budget for the separation target)"] = own <= SEPARATION_MAX_MINUTES
+        minutes = minutes.drop(EMBEDDED_SEPARATION_TARGET)
+    return verdicts | {
         f"training minutes per model <= {MAX_MINUTES_EACH:g} (max {minutes.max():.1f})": minutes.max() <= MAX_MINUTES_EACH,
         f"training minutes in all <= {MAX_MINUTES_TOTAL:g} ({minutes.sum():.1f})": minutes.sum() <= MAX_MINUTES_TOTAL,
         f"checkpoint MB per model <= {MAX_MB_EACH:g} (max {megabytes.max():.2f})": megabytes.max() <= MAX_MB_EACH,
@@ -88,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nzoo: {len(table)} trained, total {table.minutes.sum():.0f} min; not trained: {', '.join(missing) or 'none'}")
     print(f"re-measured within 1.5 points: {int(table['re-measured within 1.5'].sum())}/{len(table)}; "
           f"thresholds met: {int(table['meets threshold'].sum())}/{len(table)}")
-    budgets = budget_verdicts(table.minutes, table.MB)
+    budgets = budget_verdicts(table.set_index("model").minutes, table.MB)
     for text, ok in budgets.items():
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
     return 0 if table["re-measured within 1.5"].all() else 1

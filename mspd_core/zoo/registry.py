@@ -17,7 +17,7 @@ from torch import nn
 
 from ..paths import ROBUSTBENCH_ENV, ZOO_DIR, ZOO_MANIFEST, robustbench_dir
 from .architectures import build
-from .recipes import DEFAULT_BACKBONE, DEFAULT_CLASSIFIER, EMBEDDED_MAIN_TARGET, RECIPES
+from .recipes import DEFAULT_BACKBONE, DEFAULT_CLASSIFIER, EMBEDDED_MAIN_TARGET, EMBEDDED_SEPARATION_TARGET, RECIPES
 
 
 class ModelUnavailableError(RuntimeError):
@@ -329,6 +329,14 @@ class Zoo:
         if not self.targets:
             raise ModelUnavailableError(f"the {self.source} zoo has no trained target model yet; run `make zoo`")
         return self.targets[0]
+
+    @property
+    def separation_target(self) -> str:
+        """The target on which claims that compare strong defenses run (registry field ``target="separation"``):
+        the embedded zoo's strongest target when it is in this zoo, else the main target (the paper's zoo)."""
+        if self.source == "embedded" and EMBEDDED_SEPARATION_TARGET in self.targets:
+            return EMBEDDED_SEPARATION_TARGET
+        return self.main_target
 
 
 #: Zoo names for users (CLI): name -> (source, input side in pixels).
