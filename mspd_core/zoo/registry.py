@@ -384,7 +384,8 @@ def zoo_for(source: str = "embedded", n_targets: int | None = None) -> Zoo:
     ``robustbench-imagenet`` (Table IV's ImageNet rows), or their ``-dry`` versions (random weights)."""
     if source == "embedded":
         trained = available_embedded("target")
-        targets = tuple(sorted(trained, key=lambda t: t != EMBEDDED_MAIN_TARGET))
+        # the main target first, the separation target second (kept when a profile uses only the first targets)
+        targets = tuple(sorted(trained, key=lambda t: (t != EMBEDDED_MAIN_TARGET, t != EMBEDDED_SEPARATION_TARGET)))
         missing = [n for n in (DEFAULT_BACKBONE, DEFAULT_CLASSIFIER) if n not in available_embedded()]
         if missing:
             raise ModelUnavailableError(f"the embedded zoo lacks {', '.join(missing)} (see {ZOO_DIR}); run `make zoo`")
