@@ -1,4 +1,4 @@
-"""The paper's claims: a registry declared before any result, the statistics, and the verdicts.
+"""The papers' claims: a registry with an audited history, the statistics, and verdicts on two axes.
 
 Each chapter measures per-image outcomes and calls ``check(key, ...)`` for the claims it owns
 (see :mod:`.registry`), then ``record(notebook, outcomes, profile)``; the summary page reads
