@@ -11,7 +11,7 @@ import pytest
 
 from mspd_core import claims
 from mspd_core.claims import history, stats
-from mspd_core.claims.engine import direction_verdict, directional_verdict, size_verdict
+from mspd_core.claims.engine import direction_verdict, size_verdict
 from mspd_core.claims.registry import REGISTRY, claim_fingerprint
 from mspd_core.claims.simulate import paired_outcomes, simulate
 

@@ -94,11 +94,6 @@ def direction_verdict(comparison: str, est: stats.Estimate, margin: float | None
     return "contradicted" if hi < null else "inconclusive"
 
 
-def directional_verdict(spec: ClaimSpec, est: stats.Estimate, alpha: float = stats.ALPHA) -> str:
-    """The direction verdict of claim ``spec`` on ``est`` (kept name; see :func:`direction_verdict`)."""
-    return direction_verdict(spec.comparison if spec.comparison != "ordering" else spec.part_comparison, est, spec.margin)
-
-
 def size_verdict(paper_effect: float | None, low: float, high: float) -> str:
     """consistent / smaller / larger / not stated: where the paper's effect lies against our 95% interval."""
     if paper_effect is None:
