@@ -1,11 +1,24 @@
-"""Automatic checks for the course exercises (the book's "Course" part).
+"""Automatic checks for the course exercises (the book's "Course" part, and the otter-grader tests).
 
 Each ``check_*`` takes a student's function, runs it and the library's reference on small
 seeded inputs (a tiny CNN, a handful of 8x8 images: milliseconds on a laptop CPU), and returns
-a :class:`Check` whose message names the property that failed: shape, the eps-ball, [0, 1],
-averaging points rather than gradients, the sign of a step, the centre of a projection, the
-order of the epochs. A stub that raises ``NotImplementedError`` scores 0 with "not implemented
-yet". ``score(checks)`` adds them up for grading.
+a :class:`Check` whose message names the mistake: shape, the eps-ball, [0, 1], averaging points
+rather than gradients, the sign of a step, the order of the labels, the centre of a projection,
+the order of the epochs, an ignored step size, a changed input, a call to the library's own
+answer. A stub that raises ``NotImplementedError`` scores 0 with "not implemented yet".
+
+Every check runs several cases (more than one eps, eta, N) and
+
+- compares the caller's tensors before and after the call: a function that changes its inputs
+  in place fails, whatever it returns;
+- fails a function that calls the library's implementation of the thing it must implement
+  (traced with ``sys.setprofile``, so aliases and wrappers are caught too);
+- tests a later exercise with the *reference* version of an earlier one (``proj``,
+  ``forward_epoch``, ``backward_epoch`` are rebound in the student's function), so a mistake in
+  Exercise 1 never makes Exercise 5 blame a correct MCGS.
+
+``hidden=True`` draws other seeded inputs: the otter-grader autograder runs those as hidden tests
+(``scripts/course.py``), so a submission that hard-codes the public cases fails grading.
 
 The references are the library's own functions (SPEC: Proj, Smooth, the forward and backward
 epochs, MCGS, Preemptive Reversion, the exact McNemar test), so a passing solution is the
@@ -13,8 +26,12 @@ algorithm the book runs.
 """
 from __future__ import annotations
 
+import inspect
+import sys
+import types
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +45,8 @@ from .tensors import project
 
 EPS = 8 / 255
 TOLERANCE = 1e-5
+HIDDEN_SEED_OFFSET = 1000  # hidden tests: the same checks on other seeded inputs
+LIBRARY = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,11 @@ def score(checks: Sequence[Check]) -> tuple[int, int]:
     return sum(c.score for c in checks), len(checks)
 
 
+def require(check: Check) -> None:
+    """Raise ``AssertionError`` with the check's message unless it passed (the otter-grader tests)."""
+    assert check.passed, check.message
+
+
 def tiny_model(seed: int = 0, size: int = 8) -> nn.Module:
     """A small seeded CNN on size x size images (10 classes), in eval mode."""
     torch.manual_seed(seed)
@@ -62,22 +86,130 @@ def tiny_model(seed: int = 0, size: int = 8) -> nn.Module:
 
 
 def tiny_batch(seed: int = 0, n: int = 4, size: int = 8) -> tuple[Tensor, Tensor]:
+    """n seeded images in [0, 1] (float64) and n distinct-as-drawn labels in 0..9."""
     g = torch.Generator().manual_seed(seed)
     return torch.rand(n, 3, size, size, generator=g, dtype=torch.float64), torch.randint(0, 10, (n,), generator=g)
 
 
-def _run(exercise: str, fn: Callable, *args) -> tuple[object, Check | None]:
-    """Call the student's function; a stub or a crash becomes a failed check with the reason."""
+def _seed(seed: int, hidden: bool) -> int:
+    return seed + HIDDEN_SEED_OFFSET if hidden else seed
+
+
+# ---- how a student's function is called ------------------------------------------------------
+
+def _in_library(code: types.CodeType) -> bool:
+    """Whether a code object belongs to ``mspd_core`` (notebook cells have names like ``<ipython-input-3>``)."""
+    if not code.co_filename or code.co_filename.startswith("<"):
+        return False
+    return Path(code.co_filename).resolve().is_relative_to(LIBRARY)
+
+
+def _library_name(code: types.CodeType) -> str:
+    module = Path(code.co_filename).resolve().relative_to(LIBRARY.parent).with_suffix("")
+    return f"{'.'.join(module.parts)}.{code.co_qualname}"
+
+
+def _library_call_recorder(allowed: set[types.CodeType], runner: types.FrameType, calls: list[str]):
+    """A ``sys.setprofile`` hook that records every library function called from outside the library
+    (the student's code), except the ``allowed`` ones (the callables the check hands in, the references
+    it rebinds). The student's function being itself a library function counts too (``runner`` calls it)."""
+    cache: dict[str, bool] = {}
+
+    def inside(code: types.CodeType) -> bool:
+        if code.co_filename not in cache:
+            cache[code.co_filename] = _in_library(code)
+        return cache[code.co_filename]
+
+    def profiler(frame, event, arg):
+        if event != "call" or frame.f_code in allowed or not inside(frame.f_code):
+            return
+        caller = frame.f_back
+        if caller is None or caller is runner or not inside(caller.f_code):
+            calls.append(_library_name(frame.f_code))
+
+    return profiler
+
+
+def _names_used(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_used(const)
+    return names
+
+
+def with_references(fn: Callable, references: Mapping[str, Callable]) -> Callable:
+    """``fn`` with the global names it uses among ``references`` bound to those (the reference versions
+    of earlier exercises' functions): a later exercise is judged on its own code only."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    used = _names_used(fn.__code__) & set(references)
+    if not used:
+        return fn
+    namespace = dict(fn.__globals__)
+    namespace.update({name: references[name] for name in used})
+    rebound = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+    rebound.__kwdefaults__ = fn.__kwdefaults__
+    return rebound
+
+
+def _snapshot(value):
+    if isinstance(value, Tensor):
+        return value.detach().clone()
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return None
+
+
+def _unchanged(value, snapshot) -> bool:
+    if isinstance(snapshot, Tensor):
+        return value.shape == snapshot.shape and torch.equal(value.detach(), snapshot)
+    return np.array_equal(value, snapshot)
+
+
+def _parameter_names(fn: Callable, n: int) -> list[str]:
     try:
-        return fn(*args), None
+        names = list(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        names = []
+    return [names[i] if i < len(names) else f"argument {i + 1}" for i in range(n)]
+
+
+def _run(exercise: str, fn: Callable, *args, references: Mapping[str, Callable] | None = None) -> tuple[object, Check | None]:
+    """Call the student's function on ``args`` as a caller would; a stub, a crash, a changed input or a
+    call to the library's own answer becomes a failed check with the reason. Callables among ``args``
+    and the ``references`` rebound into ``fn`` may be called freely."""
+    references = dict(references or {})
+    fn = with_references(fn, references)
+    allowed = {a.__code__ for a in [*args, *references.values()] if isinstance(a, types.FunctionType)}
+    snapshots = [_snapshot(a) for a in args]
+    calls: list[str] = []
+    previous = sys.getprofile()
+    sys.setprofile(_library_call_recorder(allowed, sys._getframe(), calls))
+    try:
+        result = fn(*args)
     except NotImplementedError:
         return None, Check(exercise, False, "not implemented yet: replace `raise NotImplementedError` with your code")
     except Exception as err:  # the student's code crashed: say how
         return None, Check(exercise, False, f"your function raised {type(err).__name__}: {err}")
+    finally:
+        sys.setprofile(previous)
+    if calls:
+        return None, Check(exercise, False, f"your function calls the library's `{calls[0]}`: this exercise asks you "
+                                            "to implement it yourself (the check compares your code with it)")
+    for name, value, snapshot in zip(_parameter_names(fn, len(args)), args, snapshots):
+        if snapshot is not None and not _unchanged(value, snapshot):
+            return None, Check(exercise, False, f"your function changed its input `{name}` in place (an in-place "
+                                                "operation such as `clamp_`, `+=` or `x[...] = ...`): the caller's "
+                                                "tensors must stay as they were; compute a new one")
+    return result, None
 
 
 def _compare(exercise: str, got, want: Tensor, diagnoses: Sequence[tuple[Tensor, str]] = (),
-             ball: tuple[Tensor, float] | None = None) -> Check:
+             ball: tuple[Tensor, float] | None = None, case: str = "") -> Check:
+    """The student's tensor against the reference: the first known mistake it equals names itself;
+    then [0, 1], the eps-ball, and the size of the difference (with the case that showed it)."""
+    where = f" ({case})" if case else ""
     if not isinstance(got, Tensor):
         return Check(exercise, False, f"return a torch.Tensor, got {type(got).__name__}")
     if got.shape != want.shape:
@@ -88,7 +220,7 @@ def _compare(exercise: str, got, want: Tensor, diagnoses: Sequence[tuple[Tensor,
         return Check(exercise, True, "matches the library's reference on seeded inputs")
     for alternative, message in diagnoses:  # a known mistake first: its message is the most specific
         if alternative.shape == got.shape and torch.allclose(got.double(), alternative.double(), atol=TOLERANCE):
-            return Check(exercise, False, message)
+            return Check(exercise, False, message + where)
     if got.min() < -TOLERANCE or got.max() > 1 + TOLERANCE:
         return Check(exercise, False, f"values leave [0, 1] (min {got.min():.3f}, max {got.max():.3f}): clip to the image range")
     if ball is not None:
@@ -97,64 +229,91 @@ def _compare(exercise: str, got, want: Tensor, diagnoses: Sequence[tuple[Tensor,
         if dist > eps + TOLERANCE:
             return Check(exercise, False, f"leaves the eps-ball: max |x - c| = {dist * 255:.2f}/255 > eps = {eps * 255:.2f}/255")
     diff = (got.double() - want.double()).abs().max()
-    return Check(exercise, False, f"differs from the reference by up to {diff:.3g}; re-read the definition")
+    return Check(exercise, False, f"differs from the reference by up to {diff:.3g}{where}; re-read the definition")
 
 
 # ---- 1. Proj ---------------------------------------------------------------------------------
 
-def check_projection(proj: Callable[[Tensor, Tensor, float], Tensor]) -> Check:
-    """Exercise 1: Proj(v, c, e) = clip(clip(v, c - e, c + e), 0, 1) (SPEC)."""
+def check_projection(proj: Callable[[Tensor, Tensor, float], Tensor], hidden: bool = False) -> Check:
+    """Exercise 1: Proj(v, c, e) = clip(clip(v, c - e, c + e), 0, 1) (SPEC), at two budgets."""
     name = "1. Proj"
-    g = torch.Generator().manual_seed(1)
+    g = torch.Generator().manual_seed(_seed(1, hidden))
     c = torch.rand(4, 3, 8, 8, generator=g, dtype=torch.float64)
-    v = c + (torch.rand(c.shape, generator=g, dtype=torch.float64) * 2 - 1) * 3 * EPS + 0.02 * torch.randn(c.shape, generator=g, dtype=torch.float64)
-    got, failed = _run(name, proj, v.clone(), c.clone(), EPS)
-    if failed:
-        return failed
-    want = project(v, c, EPS)
-    only_box = v.clamp(0, 1)
-    only_ball = torch.minimum(torch.maximum(v, c - EPS), c + EPS)
-    return _compare(name, got, want, [(only_box, "you clipped to [0, 1] but not to the eps-ball around c"),
-                                      (only_ball, "you clipped to the eps-ball but not to [0, 1]")], ball=(c, EPS))
+    jitter = torch.rand(c.shape, generator=g, dtype=torch.float64) * 2 - 1
+    for eps in (EPS, 16 / 255):
+        v = c + jitter * 3 * eps + 0.02 * torch.randn(c.shape, generator=g, dtype=torch.float64)
+        got, failed = _run(name, proj, v.clone(), c.clone(), eps)
+        if failed:
+            return failed
+        only_ball = torch.minimum(torch.maximum(v, c - eps), c + eps)
+        check = _compare(name, got, project(v, c, eps), [
+            (v.clamp(0, 1), "you clipped to [0, 1] but not to the eps-ball around c"),
+            (only_ball, "you clipped to the eps-ball but not to [0, 1]"),
+            (project(v, c, EPS), "you used eps = 8/255 whatever `e` is: clip to the ball of radius `e`"),
+        ], ball=(c, eps), case=f"e = {eps * 255:.0f}/255")
+        if not check.passed:
+            return check
+    return Check(name, True, "matches the library's Proj at e = 8/255 and 16/255")
 
 
 # ---- 2. Smooth -------------------------------------------------------------------------------
 
-def _signed_grad(model: nn.Module, z: Tensor, y: Tensor) -> Tensor:
-    return input_gradient(model, z, y).sign()
+def smooth_variant(f: nn.Module, c: Tensor, y: Tensor, e: float, a: float, noise: Tensor, descend: bool, *,
+                   labels: str = "repeat", clip_start: bool = True, signed: bool = True, project_points: bool = True,
+                   average: str = "points") -> Tensor:
+    """Smooth written out step by step, with switches for its typical mistakes (the diagnoses of
+    :func:`check_smooth`): ``labels="interleave"`` pairs copy n of image b with the wrong label,
+    ``clip_start=False`` starts outside [0, 1], ``signed=False`` steps along the raw gradient,
+    ``project_points=False`` skips Proj, ``average="gradients"`` takes one step along the mean gradient.
+    With the defaults it equals the library's Smooth (K = 1), which stays the reference."""
+    n = noise.shape[0]
+    z = (c.unsqueeze(0) + noise)
+    z = (z.clamp(0, 1) if clip_start else z).reshape(-1, *c.shape[1:])
+    y_rep = y.repeat_interleave(n) if labels == "interleave" else y.repeat(n)
+    grad = input_gradient(f, z, y_rep)
+    direction = -1 if descend else 1
+    if average == "gradients":
+        return project(c + direction * a * grad.reshape(n, *c.shape).mean(0).sign(), c, e)
+    walked = z + direction * a * (grad.sign() if signed else grad)
+    points = project(walked, c.repeat(n, 1, 1, 1), e) if project_points else walked
+    return points.reshape(n, *c.shape).mean(0)
 
 
-def check_smooth(student_smooth: Callable[..., Tensor]) -> Check:
+def check_smooth(student_smooth: Callable[..., Tensor], hidden: bool = False) -> Check:
     """Exercise 2: Smooth(f, c, y, e, a, noise, descend) = mean_n Proj(z_n -/+ a sign(grad CE(f(z_n), y)), c, e)
-    with z_n = clip01(c + noise_n) (SPEC, K = 1): averaged points, not averaged gradients."""
+    with z_n = clip01(c + noise_n) (SPEC, K = 1): averaged points, not averaged gradients; N = 6 and 3."""
     name = "2. Smooth"
-    f = tiny_model(0)
-    c, y = tiny_batch(2)
-    g = torch.Generator().manual_seed(3)
-    n = 6
-    noise = (torch.rand((n, *c.shape), generator=g, dtype=torch.float64) * 2 - 1) * EPS
-    for descend in (True, False):
-        got, failed = _run(name, student_smooth, f, c.clone(), y, EPS, EPS, noise.clone(), descend)
-        if failed:
-            return failed
-        want = smooth(f, c, y, EPS, EPS, n_samples=n, noise=noise, descend=descend)
-        other = smooth(f, c, y, EPS, EPS, n_samples=n, noise=noise, descend=not descend)
-        z = (c.unsqueeze(0) + noise).clamp(0, 1).reshape(-1, *c.shape[1:])
-        mean_grad = input_gradient(f, z, y.repeat(n)).reshape(n, *c.shape).mean(0)
-        sign = -1 if descend else 1
-        grads_averaged = project(c + sign * EPS * mean_grad.sign(), c, EPS)
-        single_step = project(c + sign * EPS * _signed_grad(f, c, y), c, EPS)
-        no_projection = (z.reshape(n, *c.shape) + sign * EPS * _signed_grad(f, z, y.repeat(n)).reshape(n, *c.shape)).mean(0)
-        check = _compare(name, got, want, [
-            (other, f"wrong sign of the step: with descend={descend} the walk must go "
-                    f"{'down' if descend else 'up'} the loss ({'minus' if descend else 'plus'} a * sign(grad))"),
-            (grads_averaged, "you averaged gradients and took one step; Smooth averages the N walked points"),
-            (single_step, "you ignored the noise: each of the N copies starts at clip01(c + noise_n)"),
-            (no_projection, "project each walked point back onto the eps-ball around c (and [0, 1]) before averaging"),
-        ], ball=(c, EPS))
-        if not check.passed:
-            return check
-    return Check(name, True, "matches the library's Smooth for descend=True and descend=False")
+    f = tiny_model(_seed(0, hidden))
+    c, y = tiny_batch(_seed(2, hidden))
+    g = torch.Generator().manual_seed(_seed(3, hidden))
+    for n in (6, 3):
+        noise = (torch.rand((n, *c.shape), generator=g, dtype=torch.float64) * 2 - 1) * EPS
+        for descend in (True, False):
+            got, failed = _run(name, student_smooth, f, c.clone(), y.clone(), EPS, EPS, noise.clone(), descend,
+                               references={"proj": project})
+            if failed:
+                return failed
+            want = smooth(f, c, y, EPS, EPS, n_samples=n, noise=noise, descend=descend)
+
+            def variant(**mistake) -> Tensor:
+                return smooth_variant(f, c, y, EPS, EPS, noise, descend, **mistake)
+
+            check = _compare(name, got, want, [
+                (smooth_variant(f, c, y, EPS, EPS, noise, not descend),
+                 f"wrong sign of the step: with descend={descend} the walk must go {'down' if descend else 'up'} "
+                 f"the loss ({'minus' if descend else 'plus'} a * sign(grad))"),
+                (variant(average="gradients"), "you averaged gradients and took one step; Smooth averages the N walked points"),
+                (project(c + (-1 if descend else 1) * EPS * input_gradient(f, c, y).sign(), c, EPS),
+                 "you ignored the noise: each of the N copies starts at clip01(c + noise_n)"),
+                (variant(labels="interleave"), "labels out of order: the copies are reshaped from (N, B, ...), so row "
+                 "n*B + b is copy n of image b and its label is y[b]: use y.repeat(N), not y.repeat_interleave(N)"),
+                (variant(clip_start=False), "clip the start points to the image range: z_n = clip01(c + noise_n)"),
+                (variant(signed=False), "take a signed step: a * grad.sign(), not a * grad"),
+                (variant(project_points=False), "project each walked point back onto the eps-ball around c (and [0, 1]) before averaging"),
+            ], ball=(c, EPS), case=f"N = {n}, descend = {descend}")
+            if not check.passed:
+                return check
+    return Check(name, True, "matches the library's Smooth for N = 6 and 3, descend=True and descend=False")
 
 
 # ---- 3-4. Forward and backward epochs ----------------------------------------------------------
@@ -178,101 +337,141 @@ def reference_backward_epoch(x: Tensor, x_t: Tensor, eps: float, eta: float, smo
     return project(x_t - eta * (smooth_fn(x_t, False) - x_t), x, eps)
 
 
-def _epoch_inputs():
-    f = tiny_model(4)
-    x, y = tiny_batch(5)
+REFERENCES = {"proj": project, "forward_epoch": reference_forward_epoch, "backward_epoch": reference_backward_epoch}
+
+
+def _epoch_inputs(hidden: bool = False):
+    f = tiny_model(_seed(4, hidden))
+    x, y = tiny_batch(_seed(5, hidden))
     smooth_fn = _deterministic_smooth(f, y)
-    x_t = project(x + (torch.rand(x.shape, generator=torch.Generator().manual_seed(6), dtype=x.dtype) * 2 - 1) * EPS, x, EPS)
+    g = torch.Generator().manual_seed(_seed(6, hidden))
+    x_t = project(x + (torch.rand(x.shape, generator=g, dtype=x.dtype) * 2 - 1) * EPS, x, EPS)
     return x, x_t, smooth_fn
 
 
-def _epoch(x: Tensor, x_t: Tensor, eps: float, eta: float, smooth_fn, sign: int, descend: bool, center: Tensor) -> Tensor:
-    """Proj(x_t + sign * eta * (Smooth(x_t, descend) - x_t), center, eps): both epochs and their typical mistakes."""
-    return project(x_t + sign * eta * (smooth_fn(x_t, descend) - x_t), center, eps)
+def _epoch(x: Tensor, x_t: Tensor, eps: float, eta: float, smooth_fn, sign: int, descend: bool, center: Tensor | None) -> Tensor:
+    """Proj(x_t + sign * eta * (Smooth(x_t, descend) - x_t), center, eps), or no Proj when ``center`` is None:
+    both epochs and their typical mistakes."""
+    moved = x_t + sign * eta * (smooth_fn(x_t, descend) - x_t)
+    return moved if center is None else project(moved, center, eps)
 
 
-def _check_epoch(name: str, student_epoch: Callable[..., Tensor], forward: bool) -> Check:
-    """A forward (sign +1, descent steps) or backward (sign -1, ascent steps) epoch against the reference."""
-    x, x_t, smooth_fn = _epoch_inputs()
-    got, failed = _run(name, student_epoch, x.clone(), x_t.clone(), EPS, 0.7, smooth_fn)
-    if failed:
-        return failed
+def _check_epoch(name: str, student_epoch: Callable[..., Tensor], forward: bool, hidden: bool) -> Check:
+    """A forward (sign +1, descent steps) or backward (sign -1, ascent steps) epoch against the reference,
+    at eta = 0.7 and 0.4, with the reference Proj."""
+    x, x_t, smooth_fn = _epoch_inputs(hidden)
     sign, descend = (1, True) if forward else (-1, False)
     which, toward, steps = ("forward", "TOWARD the smoothed descent point", "DESCENT steps (descend=True)") if forward else \
         ("backward", "AWAY from the smoothed attack point", "ASCENT steps (descend=False)")
-    return _compare(name, got, _epoch(x, x_t, EPS, 0.7, smooth_fn, sign, descend, x), [
-        (_epoch(x, x_t, EPS, 0.7, smooth_fn, -sign, descend, x), f"wrong sign: the {which} epoch moves {toward}"),
-        (_epoch(x, x_t, EPS, 0.7, smooth_fn, sign, not descend, x), f"the {which} epoch smooths {steps}"),
-        (_epoch(x, x_t, EPS, 0.7, smooth_fn, sign, descend, x_t), "project around the ORIGINAL image x, not around x_t"),
-        (_epoch(x, x_t, EPS, 1.0, smooth_fn, sign, descend, x), "scale the move by the step size eta"),
-    ], ball=(x, EPS))
+    for eta in (0.7, 0.4):
+        got, failed = _run(name, student_epoch, x.clone(), x_t.clone(), EPS, eta, smooth_fn, references=REFERENCES)
+        if failed:
+            return failed
+        check = _compare(name, got, _epoch(x, x_t, EPS, eta, smooth_fn, sign, descend, x), [
+            (_epoch(x, x_t, EPS, eta, smooth_fn, -sign, descend, x), f"wrong sign: the {which} epoch moves {toward}"),
+            (_epoch(x, x_t, EPS, eta, smooth_fn, sign, not descend, x), f"the {which} epoch smooths {steps}"),
+            (_epoch(x, x_t, EPS, eta, smooth_fn, sign, descend, None),
+             "the result is not projected around the ORIGINAL image x: return Proj(..., x, eps) (a projection "
+             "around x_t, or none, leaves this move unchanged)"),
+            (_epoch(x, x_t, EPS, 1.0, smooth_fn, sign, descend, x), "scale the move by the step size eta"),
+        ], ball=(x, EPS), case=f"eta = {eta}")
+        if not check.passed:
+            return check
+    return Check(name, True, "matches the library's epoch at eta = 0.7 and 0.4")
 
 
-def check_forward_epoch(forward_epoch: Callable[..., Tensor]) -> Check:
+def check_forward_epoch(forward_epoch: Callable[..., Tensor], hidden: bool = False) -> Check:
     """Exercise 3: one forward epoch, given Smooth as ``smooth_fn(center, descend)``."""
-    return _check_epoch("3. forward epoch", forward_epoch, forward=True)
+    return _check_epoch("3. forward epoch", forward_epoch, forward=True, hidden=hidden)
 
 
-def check_backward_epoch(backward_epoch: Callable[..., Tensor]) -> Check:
+def check_backward_epoch(backward_epoch: Callable[..., Tensor], hidden: bool = False) -> Check:
     """Exercise 4: one backward epoch, given Smooth as ``smooth_fn(center, descend)``."""
-    return _check_epoch("4. backward epoch", backward_epoch, forward=False)
+    return _check_epoch("4. backward epoch", backward_epoch, forward=False, hidden=hidden)
 
 
 # ---- 5. MCGS ---------------------------------------------------------------------------------
 
-def check_mcgs(student_mcgs: Callable[..., Tensor]) -> Check:
-    """Exercise 5: MCGS = one forward epoch from x, then one backward epoch from x_F (schedule "FB")."""
+def check_mcgs(student_mcgs: Callable[..., Tensor], hidden: bool = False) -> Check:
+    """Exercise 5: MCGS = one forward epoch from x, then one backward epoch from x_F (schedule "FB"),
+    at eta = 1 and 0.5, with the reference epochs (a mistake in Exercises 3-4 is not blamed here)."""
     name = "5. MCGS"
-    x, _, smooth_fn = _epoch_inputs()
-    got, failed = _run(name, student_mcgs, x.clone(), EPS, 1.0, smooth_fn)
-    if failed:
-        return failed
-    x_f = reference_forward_epoch(x, x, EPS, 1.0, smooth_fn)
-    want = reference_backward_epoch(x, x_f, EPS, 1.0, smooth_fn)
-    x_b = reference_backward_epoch(x, x, EPS, 1.0, smooth_fn)
-    return _compare(name, got, want, [
-        (x_f, "that is only the forward epoch: follow it with a backward epoch from x_F"),
-        (x_b, "that is only the backward epoch: start with a forward epoch"),
-        (reference_forward_epoch(x, x_b, EPS, 1.0, smooth_fn), "wrong order: forward first (F), then backward (B)"),
-        (reference_backward_epoch(x_f, x_f, EPS, 1.0, smooth_fn), "project around the original x in the backward epoch too, not x_F"),
-    ], ball=(x, EPS))
+    x, _, smooth_fn = _epoch_inputs(hidden)
+    forward, backward = reference_forward_epoch, reference_backward_epoch
+    for eta in (1.0, 0.5):
+        got, failed = _run(name, student_mcgs, x.clone(), EPS, eta, smooth_fn, references=REFERENCES)
+        if failed:
+            return failed
+        x_f = forward(x, x, EPS, eta, smooth_fn)
+        x_b = backward(x, x, EPS, eta, smooth_fn)
+        check = _compare(name, got, backward(x, x_f, EPS, eta, smooth_fn), [
+            (x_f, "that is only the forward epoch: follow it with a backward epoch from x_F"),
+            (x_b, "that is a backward epoch from x: start it from x_F, the forward epoch's result "
+                  "(backward_epoch(x, x_F, ...)), after a forward epoch from x"),
+            (forward(x, x_b, EPS, eta, smooth_fn), "wrong order: forward first (F), then backward (B)"),
+            (backward(x_f, x_f, EPS, eta, smooth_fn), "project around the original x in the backward epoch too, not x_F"),
+            (backward(x, forward(x, x, EPS, 1.0, smooth_fn), EPS, 1.0, smooth_fn),
+             "you used eta = 1: pass the step size eta to both epochs"),
+        ], ball=(x, EPS), case=f"eta = {eta}")
+        if not check.passed:
+            return check
+    return Check(name, True, "matches the library's MCGS (FB) at eta = 1 and 0.5")
 
 
 # ---- 6. Preemptive Reversion -------------------------------------------------------------------
 
-def check_reversion(student_reversion: Callable[[Callable[[Tensor], Tensor], Tensor], Tensor]) -> Check:
-    """Exercise 6: x_r = clip01(2 x_p - D(x_p)) (Lemma 4); it undoes a defense whose perturbation ignores its input."""
+def check_reversion(student_reversion: Callable[[Callable[[Tensor], Tensor], Tensor], Tensor], hidden: bool = False) -> Check:
+    """Exercise 6: x_r = clip01(2 x_p - D(x_p)) (Lemma 4). The defense adds the same perturbation whatever
+    its input, so reversion of its release x_p = D(x) gives back the original x wherever no clipping happened:
+    the check measures that on the student's x_r."""
     name = "6. Preemptive Reversion"
-    x, _ = tiny_batch(7)
-    delta = (torch.rand(x.shape, generator=torch.Generator().manual_seed(8), dtype=x.dtype) * 2 - 1) * EPS
+    x, _ = tiny_batch(_seed(7, hidden))
+    delta = (torch.rand(x.shape, generator=torch.Generator().manual_seed(_seed(8, hidden)), dtype=x.dtype) * 2 - 1) * EPS
 
-    def defense(v: Tensor) -> Tensor:  # the same perturbation whatever the input: reversion undoes it exactly
+    def defense(v: Tensor) -> Tensor:  # the same perturbation whatever the input
         return project(v + delta, v, EPS)
 
-    x_p = x  # uniform in [0, 1]: near the edges 2 x_p - D(x_p) leaves [0, 1] unless clipped
-    got, failed = _run(name, student_reversion, defense, x_p.clone())
-    if failed:
-        return failed
-    want = preemptive_reversion(defense, x_p)
-    return _compare(name, got, want, [
-        (defense(x_p), "that applies the defense again; reversion steps the OTHER way: 2 x_p - D(x_p)"),
-        (x_p - defense(x_p), "x_r = x_p - (D(x_p) - x_p) = 2 x_p - D(x_p), not x_p - D(x_p)"),
-        (2 * x_p - defense(x_p), "clip the reverted image to [0, 1]"),
-    ])
+    # an arbitrary image (near the edges 2 x_p - D(x_p) leaves [0, 1] unless clipped), then the defense's release
+    for x_p, case in ((x, "x_p an arbitrary image"), (defense(x), "x_p = D(x), the defense's release")):
+        got, failed = _run(name, student_reversion, defense, x_p.clone())
+        if failed:
+            return failed
+        check = _compare(name, got, preemptive_reversion(defense, x_p), [
+            (defense(x_p), "that applies the defense again; reversion steps the OTHER way: 2 x_p - D(x_p)"),
+            (x_p - defense(x_p), "x_r = x_p - (D(x_p) - x_p) = 2 x_p - D(x_p), not x_p - D(x_p)"),
+            (2 * x_p - defense(x_p), "clip the reverted image to [0, 1]"),
+        ], case=case)
+        if not check.passed:
+            return check
+    unclipped = ((x + 2 * delta) >= 0) & ((x + 2 * delta) <= 1)  # D never clipped these pixels
+    error = (got.double() - x).abs()
+    return Check(name, True, f"matches the library's reversion; measured on the defense's release: your x_r gives back "
+                             f"the original image on the {unclipped.double().mean():.0%} of pixel values the defense "
+                             f"never clipped (max |x_r - x| = {error[unclipped].max():.1e}), and differs by up to "
+                             f"{error[~unclipped].max() * 255:.1f}/255 where clipping lost information")
 
 
 # ---- 7. Paired comparison ----------------------------------------------------------------------
 
-def check_mcnemar(student_mcnemar: Callable[[np.ndarray, np.ndarray], float]) -> Check:
-    """Exercise 7: the two-sided exact McNemar p-value of two defenses on the same images."""
+def check_mcnemar(student_mcnemar: Callable[[np.ndarray, np.ndarray], float], hidden: bool = False) -> Check:
+    """Exercise 7: the two-sided exact McNemar p-value of two defenses on the same images; 1.0 when no
+    image is discordant."""
     name = "7. exact McNemar"
     from scipy.stats import binomtest
 
-    rng = np.random.default_rng(9)
+    rng = np.random.default_rng(_seed(9, hidden))
+    cases = []
     for n, shift in ((60, 0.15), (200, 0.0), (25, 0.3)):
         a = rng.random(n) < 0.6
-        b = np.where(rng.random(n) < 0.3, ~a, a) & (rng.random(n) > shift)
+        cases.append((a, np.where(rng.random(n) < 0.3, ~a, a) & (rng.random(n) > shift)))
+    same = rng.random(30) < 0.5
+    cases.append((same, same.copy()))  # no discordant pair
+    for a, b in cases:
+        n, k, m = len(a), int((a & ~b).sum()), int((a ^ b).sum())
         got, failed = _run(name, student_mcnemar, a.copy(), b.copy())
+        if m == 0 and (failed is not None and "not implemented" not in failed.message or got is not None and got != 1.0):
+            return Check(name, False, "with no discordant pair (the two defenses agree on every image) return 1.0: "
+                                      "there is no evidence either way" + (f"; {failed.message}" if failed else f", got {got!r}"))
         if failed:
             return failed
         want = mcnemar_exact(a, b)
@@ -282,13 +481,19 @@ def check_mcnemar(student_mcnemar: Callable[[np.ndarray, np.ndarray], float]) ->
             return Check(name, False, f"return the p-value as a number, got {type(got).__name__}")
         if abs(value - want) < 1e-9:
             continue
-        k, m = int((a & ~b).sum()), int((a ^ b).sum())
-        if m and abs(value - binomtest(k, m, 0.5, alternative="greater").pvalue) < 1e-9:
+        if m and any(abs(value - binomtest(k, m, 0.5, alternative=side).pvalue) < 1e-9 for side in ("greater", "less")):
             return Check(name, False, "that is one-sided: the claim's test is two-sided")
         if abs(value - binomtest(int(a.sum()), n, 0.5).pvalue) < 1e-9 or abs(value - binomtest(k, n, 0.5).pvalue) < 1e-9:
             return Check(name, False, "count only the discordant images (one defense right, the other wrong)")
         return Check(name, False, f"p = {value:.4g}, expected {want:.4g} (n = {n}): a binomial test of the discordant pairs at 1/2")
-    return Check(name, True, "matches the library's exact McNemar test on three seeded pairs")
+    return Check(name, True, "matches the library's exact McNemar test on three seeded pairs and on one without discordance")
+
+
+CHECKS: dict[str, Callable[..., Check]] = {
+    "proj": check_projection, "smooth": check_smooth, "forward_epoch": check_forward_epoch,
+    "backward_epoch": check_backward_epoch, "mcgs": check_mcgs, "reversion": check_reversion, "mcnemar": check_mcnemar,
+}
+"""Each exercise's function name (as the notebook defines it) -> its check, in exercise order."""
 
 
 def loss(model: nn.Module, x: Tensor, y: Tensor) -> float:

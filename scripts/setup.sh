@@ -12,7 +12,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --upgrade "pip>=24" "setuptools<81" wheel
   .venv/bin/python -c "import torch, torchvision" 2>/dev/null \
     || .venv/bin/pip install -q "torch==2.14.1" "torchvision==0.29.1"
-  .venv/bin/pip install -q -e ".[book,dev]"
+  .venv/bin/pip install -q -e ".[book,dev,course]"
   rm -f .venv/.mspd-setup-*
   touch "$stamp"
 fi

@@ -23,9 +23,15 @@ SETUP_CELL = '''# Outside a checkout of the companion (e.g. on Colab): fetch and
 import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("mspd_core") is None:
     subprocess.run(["git", "clone", "--depth", "1", "{url}", "mspd-companion"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "mspd-companion"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "mspd-companion{extra}"], check=True)
     sys.path.insert(0, os.path.abspath("mspd-companion"))
-    os.chdir("mspd-companion/notebooks")  # CIFAR-10 then comes from torchvision's download (online)'''
+    os.chdir("mspd-companion/{folder}")  # CIFAR-10 then comes from torchvision's download (online)'''
+
+
+def setup_cell(url: str, folder: str = "notebooks") -> str:
+    """The install cell that starts every notebook handed to readers: the book's twins (``folder``
+    "notebooks") and the course's student notebook ("course", with otter-grader: the ``course`` extra)."""
+    return SETUP_CELL.format(url=url, folder=folder, extra="[course]" if folder == "course" else "")
 
 
 def repository_url() -> str:
@@ -42,7 +48,7 @@ def twin(source: Path):
     import nbformat
 
     nb = jupytext.read(source)
-    cell = nbformat.v4.new_code_cell(SETUP_CELL.format(url=repository_url()), metadata={"tags": ["remove-cell"]})
+    cell = nbformat.v4.new_code_cell(setup_cell(repository_url()), metadata={"tags": ["remove-cell"]})
     nb.cells.insert(0, cell)
     for i, c in enumerate(nb.cells):
         c["id"] = f"cell-{i}"  # stable ids: the twin changes only when the source does

@@ -15,9 +15,7 @@ from mspd_core.tensors import project
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "course_exercises.md"
-CHECKS = {"proj": course.check_projection, "smooth": course.check_smooth, "forward_epoch": course.check_forward_epoch,
-          "backward_epoch": course.check_backward_epoch, "mcgs": course.check_mcgs, "reversion": course.check_reversion,
-          "mcnemar": course.check_mcnemar}
+CHECKS = course.CHECKS
 
 
 def cells(tag: str) -> list[str]:
@@ -37,7 +35,9 @@ def test_every_solution_passes_its_check():
     for name, check in CHECKS.items():
         result = check(ns[name])
         assert result.passed, f"{name}: {result.message}"
-    assert all(c.passed for c in ns["checks"].values()) and len(ns["checks"]) == len(CHECKS)
+    for source in cells("check"):  # the page's own check cells, on the solutions
+        exec(source, ns)  # noqa: S102 - the project's own notebook
+    assert all(c.passed for c in ns["checks"].values()) and sorted(ns["checks"]) == sorted(CHECKS)
 
 
 def test_every_stub_fails_with_not_implemented():
@@ -78,36 +78,178 @@ def smooth_no_projection(f, c, y, e, a, noise, descend):
     return (z + sign * a * g.sign()).reshape(n, *c.shape).mean(0)
 
 
+def smooth_labels_interleaved(f, c, y, e, a, noise, descend):
+    n = noise.shape[0]
+    z = (c.unsqueeze(0) + noise).clamp(0, 1).reshape(-1, *c.shape[1:])
+    g = _grad(f, z, y.repeat_interleave(n))
+    return project(z + (-1 if descend else 1) * a * g.sign(), c.repeat(n, 1, 1, 1), e).reshape(n, *c.shape).mean(0)
+
+
+def smooth_unclipped_start(f, c, y, e, a, noise, descend):
+    n = noise.shape[0]
+    z = (c.unsqueeze(0) + noise).reshape(-1, *c.shape[1:])
+    g = _grad(f, z, y.repeat(n))
+    return project(z + (-1 if descend else 1) * a * g.sign(), c.repeat(n, 1, 1, 1), e).reshape(n, *c.shape).mean(0)
+
+
+def smooth_no_sign(f, c, y, e, a, noise, descend):
+    n, z, g, centres = _smooth_parts(f, c, y, e, a, noise)
+    return project(z + (-1 if descend else 1) * a * g, centres, e).reshape(n, *c.shape).mean(0)
+
+
+def smooth_calls_library(f, c, y, e, a, noise, descend):
+    from mspd_core.smoothing import smooth as library_smooth
+
+    return library_smooth(f, c, y, e, a, n_samples=noise.shape[0], noise=noise, descend=descend)
+
+
+def proj(v, c, e):  # the notebook's name: later exercises' functions call it
+    return torch.minimum(torch.maximum(v, c - e), c + e).clamp(0, 1)
+
+
+def proj_in_place(v, c, e):
+    return v.clamp_(min=c - e, max=c + e).clamp_(0, 1)
+
+
+def proj_fixed_eps(v, c, e):
+    return torch.minimum(torch.maximum(v, c - 8 / 255), c + 8 / 255).clamp(0, 1)
+
+
+def backward_in_place(x, x_t, eps, eta, smooth_fn):
+    s = smooth_fn(x_t, False)
+    x_t -= eta * (s - x_t)
+    return proj(x_t, x, eps)
+
+
+def forward_without_proj(x, x_t, eps, eta, smooth_fn):
+    return x_t + eta * (smooth_fn(x_t, True) - x_t)
+
+
+def forward_epoch(x, x_t, eps, eta, smooth_fn):  # in place: Exercise 3 fails it, and Exercise 5 must not blame MCGS
+    x_t.add_(eta * (smooth_fn(x_t, True) - x_t))
+    return proj(x_t, x, eps)
+
+
+def backward_epoch(x, x_t, eps, eta, smooth_fn):
+    return proj(x_t - eta * (smooth_fn(x_t, False) - x_t), x, eps)
+
+
+def mcgs_correct(x, eps, eta, smooth_fn):
+    x_f = forward_epoch(x, x, eps, eta, smooth_fn)
+    return backward_epoch(x, x_f, eps, eta, smooth_fn)
+
+
+def mcgs_eta_one(x, eps, eta, smooth_fn):
+    return backward_epoch(x, forward_epoch(x, x, eps, 1, smooth_fn), eps, 1, smooth_fn)
+
+
+def mcgs_backward_from_x(x, eps, eta, smooth_fn):
+    x_f = forward_epoch(x, x, eps, eta, smooth_fn)  # noqa: F841 - computed, then not used: the mistake
+    return backward_epoch(x, x, eps, eta, smooth_fn)
+
+
+def mcnemar_no_guard(a, b):
+    from scipy.stats import binomtest
+
+    k, m = int((a & ~b).sum()), int((a ^ b).sum())
+    return binomtest(k, m, 0.5).pvalue
+
+
+def mcnemar_library(a, b):
+    from mspd_core import metrics
+
+    return metrics.mcnemar_exact(a, b)
+
+
 @pytest.mark.parametrize("wrong, check, message", [
     (lambda v, c, e: v.clamp(0, 1), course.check_projection, "not to the eps-ball"),
     (lambda v, c, e: torch.minimum(torch.maximum(v, c - e), c + e), course.check_projection, "not to [0, 1]"),
     (lambda v, c, e: v[0], course.check_projection, "wrong shape"),
+    (proj_in_place, course.check_projection, "changed its input `v` in place"),
+    (proj_fixed_eps, course.check_projection, "ball of radius `e`"),
+    (lambda v, c, e: project(v, c, e), course.check_projection, "calls the library's `mspd_core.tensors.project`"),
+    (project, course.check_projection, "calls the library's `mspd_core.tensors.project`"),
     (smooth_averaging_gradients, course.check_smooth, "averaged gradients"),
     (smooth_wrong_sign, course.check_smooth, "wrong sign"),
     (smooth_no_projection, course.check_smooth, "project each walked point"),
-    (lambda x, x_t, e, eta, s: project(x_t - eta * (s(x_t, True) - x_t), x, e), course.check_forward_epoch, "wrong sign"),
-    (lambda x, x_t, e, eta, s: project(x_t + eta * (s(x_t, True) - x_t), x_t, e), course.check_forward_epoch, "ORIGINAL image x"),
-    (lambda x, x_t, e, eta, s: project(x_t + eta * (s(x_t, False) - x_t), x, e), course.check_backward_epoch, "wrong sign"),
-    (lambda x, e, eta, s: project(x + eta * (s(x, True) - x), x, e), course.check_mcgs, "only the forward epoch"),
+    (smooth_labels_interleaved, course.check_smooth, "repeat_interleave"),
+    (smooth_unclipped_start, course.check_smooth, "clip the start points"),
+    (smooth_no_sign, course.check_smooth, "signed step"),
+    (smooth_calls_library, course.check_smooth, "calls the library's `mspd_core.smoothing"),
+    (lambda x, x_t, e, eta, s: proj(x_t - eta * (s(x_t, True) - x_t), x, e), course.check_forward_epoch, "wrong sign"),
+    (lambda x, x_t, e, eta, s: proj(x_t + eta * (s(x_t, True) - x_t), x_t, e), course.check_forward_epoch, "ORIGINAL image x"),
+    (forward_without_proj, course.check_forward_epoch, "not projected around the ORIGINAL image x"),
+    (forward_epoch, course.check_forward_epoch, "changed its input `x_t` in place"),
+    (lambda x, x_t, e, eta, s: proj(x_t + (s(x_t, True) - x_t), x, e), course.check_forward_epoch, "step size eta"),
+    (lambda x, x_t, e, eta, s: proj(x_t + eta * (s(x_t, False) - x_t), x, e), course.check_backward_epoch, "wrong sign"),
+    (backward_in_place, course.check_backward_epoch, "changed its input `x_t` in place"),
+    (lambda x, e, eta, s: proj(x + eta * (s(x, True) - x), x, e), course.check_mcgs, "only the forward epoch"),
+    (mcgs_eta_one, course.check_mcgs, "you used eta = 1"),
+    (mcgs_backward_from_x, course.check_mcgs, "start it from x_F"),
     (lambda d, x_p: d(x_p), course.check_reversion, "applies the defense again"),
     (lambda d, x_p: 2 * x_p - d(x_p), course.check_reversion, "clip the reverted image"),
     (lambda a, b: 0.5, course.check_mcnemar, "expected"),
     (lambda a, b: 1 / 0, course.check_mcnemar, "ZeroDivisionError"),
+    (mcnemar_no_guard, course.check_mcnemar, "no discordant pair"),
+    (mcnemar_library, course.check_mcnemar, "calls the library's `mspd_core.metrics.mcnemar_exact`"),
 ])
 def test_typical_mistakes_are_named(wrong, check, message):
     result = check(wrong)
     assert not result.passed and message in result.message, result.message
 
 
-def test_one_sided_mcnemar_is_named():
+def test_a_later_exercise_is_judged_with_the_reference_earlier_ones():
+    """An in-place forward epoch fails Exercise 3, but an MCGS that calls it is judged with the reference epochs."""
+    assert not course.check_forward_epoch(forward_epoch).passed
+    result = course.check_mcgs(mcgs_correct)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("side", ["greater", "less"])
+def test_one_sided_mcnemar_is_named(side):
     from scipy.stats import binomtest
 
     def one_sided(a, b):
         k, m = int((a & ~b).sum()), int((a ^ b).sum())
-        return binomtest(k, m, 0.5, alternative="greater").pvalue if m else 1.0
+        return binomtest(k, m, 0.5, alternative=side).pvalue if m else 1.0
 
     result = course.check_mcnemar(one_sided)
     assert not result.passed and "two-sided" in result.message
+
+
+def test_reversion_check_measures_the_recovery():
+    import re
+
+    result = course.check_reversion(lambda d, x_p: (2 * x_p - d(x_p)).clamp(0, 1))
+    error = re.search(r"max \|x_r - x\| = ([0-9.e+-]+)", result.message)
+    assert result.passed and error and float(error.group(1)) < 1e-12, result.message
+
+
+def test_hidden_cases_use_other_inputs_and_accept_the_solutions():
+    ns = namespace("solution")
+    for name, check in CHECKS.items():
+        assert check(ns[name], hidden=True).passed, name
+
+    public_c = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+
+    def memorised(v, c, e):  # right on the public inputs only
+        return proj(v, c, e) if torch.equal(c, public_c) else v.clamp(0, 1)
+
+    assert course.check_projection(memorised).passed
+    assert not course.check_projection(memorised, hidden=True).passed
+
+
+def test_every_smooth_diagnosis_differs_from_the_reference():
+    """The mistakes check_smooth names give results other than the reference on its inputs: otherwise a
+    correct answer could be blamed, or a wrong one pass."""
+    f = course.tiny_model(0)
+    c, y = course.tiny_batch(2)
+    noise = (torch.rand((6, *c.shape), generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 2 - 1) * course.EPS
+    want = course.smooth_variant(f, c, y, course.EPS, course.EPS, noise, True)
+    for mistake in ({"labels": "interleave"}, {"clip_start": False}, {"signed": False}, {"project_points": False},
+                    {"average": "gradients"}):
+        other = course.smooth_variant(f, c, y, course.EPS, course.EPS, noise, True, **mistake)
+        assert not torch.allclose(other, want, atol=course.TOLERANCE), mistake
 
 
 def _solution_lines() -> list[str]:
@@ -115,17 +257,35 @@ def _solution_lines() -> list[str]:
             if line.strip().startswith("return ") or "autograd.grad(F.cross_entropy(f(z), y.repeat(n)" in line]
 
 
-def test_student_notebook_has_no_solution():
+def test_committed_student_notebook_has_no_solution_and_every_prompt():
+    """course/ (otter-grader's student folder, written by `python scripts/course.py --sync`): seven stubs,
+    every exercise's prompt, no solution line, public tests only."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "course" / "course_exercises.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert not [line for line in _solution_lines() if line in text]
+    answers = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+    assert len(answers) == 7 and all("raise NotImplementedError" in c.source for c in answers)
+    for heading in ("Exercise 1: the projection", "Exercise 4: a backward epoch", "Exercise 7: comparing"):
+        assert heading in text
+    assert "y_rep = y.repeat(N)" in text and "return `1.0`" in text
+    assert "{exercise-start}" not in text and "{solution-start}" not in text
+    tests = sorted(p.stem for p in (ROOT / "course" / "tests").glob("*.py"))
+    assert tests == sorted(CHECKS)
+    assert not any("hidden=True" in p.read_text() for p in (ROOT / "course" / "tests").glob("*.py"))
+
+
+def test_every_install_cell_clones_the_configured_repository():
+    """One repository URL (_config.yml): every notebook handed to readers and students installs from it."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("course_build", ROOT / "scripts" / "course.py")
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    nb = build.student_notebook()
-    text = "\n".join(c.source for c in nb.cells)
-    assert "{solution-start}" not in text and "{solution-end}" not in text
-    assert not any("solution" in c.metadata.get("tags", []) for c in nb.cells)
-    lines = _solution_lines()
-    assert lines and not [line for line in lines if line in text]
-    assert sum("stub" in c.metadata.get("tags", []) for c in nb.cells) == 6
-
+    spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
+    sync = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sync)
+    url = sync.repository_url()
+    notebooks = [*sorted((ROOT / "notebooks").glob("*.ipynb")), ROOT / "course" / "course_exercises.ipynb"]
+    for path in notebooks:
+        install = next(c for c in jupytext.read(path).cells if "git\", \"clone\"" in c.source or '"git", "clone"' in c.source)
+        assert f'"{url}"' in install.source, path.name
+        assert "github.com" not in install.source.replace(url, ""), path.name

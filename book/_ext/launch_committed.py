@@ -2,7 +2,8 @@
 
 The book's chapters are the executed copies in ``notebooks/_executed/`` (not in the repository);
 their committed, output-free twins are ``notebooks/<name>.ipynb``. This rewrites each launch
-link to the committed twin, and drops the launch group of a page that has none, so that no
+link to the committed twin (for the course's exercises: the student notebook ``course/``, never the
+one with solutions), and drops the launch group of a page that has none, so that no
 launch button points at a file the repository lacks.
 """
 from __future__ import annotations
@@ -10,16 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 EXECUTED = "notebooks/_executed/"
+STUDENT_EDITIONS = {"course_exercises": "course/"}  # pages whose buttons open the student notebook (no solutions)
 
 
-def _rewrite(value):
-    """Every string inside ``value`` with the executed folder replaced by the committed one."""
+def _rewrite(value, folder: str = "notebooks/"):
+    """Every string inside ``value`` with the executed folder replaced by the committed ``folder``."""
     if isinstance(value, dict):
-        return {k: _rewrite(v) for k, v in value.items()}
+        return {k: _rewrite(v, folder) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rewrite(v) for v in value]
+        return [_rewrite(v, folder) for v in value]
     if isinstance(value, str):
-        for executed, committed in ((EXECUTED, "notebooks/"), (EXECUTED.replace("/", "%2F"), "notebooks%2F")):
+        for executed, committed in ((EXECUTED, folder), (EXECUTED.replace("/", "%2F"), folder.replace("/", "%2F"))):
             if executed in value:
                 value = value.replace(executed, committed)
         return value
@@ -30,13 +32,14 @@ def retarget_launch_buttons(app, pagename, templatename, context, doctree):
     if not pagename.startswith(EXECUTED) or "header_buttons" not in context:
         return
     name = pagename[len(EXECUTED):]
-    committed = Path(app.srcdir) / "notebooks" / f"{name}.ipynb"
+    folder = STUDENT_EDITIONS.get(name, "notebooks/")
+    committed = Path(app.srcdir) / folder / f"{name}.ipynb"
     buttons = []
     for group in context["header_buttons"]:
         if isinstance(group, dict) and group.get("label") == "launch-buttons":
             if not committed.exists():
                 continue  # nothing committed to launch: no button rather than a broken one
-            group = _rewrite(group)
+            group = _rewrite(group, folder)
         buttons.append(group)
     context["header_buttons"] = buttons
 
