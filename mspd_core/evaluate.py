@@ -124,8 +124,11 @@ def computation(config: Defense | Attack) -> dict:
     return {k: v for k, v in asdict(config).items() if k != "name"}
 
 
-#: Sources whose edits cannot change a computed result (presentation, claims, CLI, benchmark).
-_PRESENTATION = ("claims", "viz.py", "notebook.py", "cli.py", "bench.py", "experiments.py", "zoo/card.py", "zoo/check.py")
+#: Sources whose edits cannot change a computed result: presentation, claims, CLI, benchmark, the course and
+#: its grading, the Ray engine (it runs this module's cells), and the offline zoo tools (training, the paper-dry
+#: checkpoints: the weights they write are fingerprinted by their SHA-256 in every key).
+_PRESENTATION = ("claims", "viz.py", "notebook.py", "cli.py", "bench.py", "experiments.py", "course.py", "grading.py",
+                 "distributed.py", "zoo/card.py", "zoo/check.py", "zoo/dry.py", "zoo/train.py")
 
 
 def code_fingerprint(package_dir: Path | None = None) -> str:

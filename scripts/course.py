@@ -35,6 +35,7 @@ SOURCE = ROOT / "notebooks" / "course_exercises.md"
 OUT = ROOT / "_build" / "course"
 COMMITTED = ROOT / "course"
 NOTEBOOK = "course_exercises.ipynb"
+ANSWER_TAG = "otter_answer_cell"
 FENCE = re.compile(r"^\s*````\{(exercise|solution)-(start|end)\}")
 
 
@@ -196,6 +197,13 @@ def normalise(path: Path) -> None:
         cell["id"] = f"cell-{i}"
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+            tags = [t for t in cell.metadata.get("tags", []) if t != ANSWER_TAG]
+            if re.match(r"def \w+\(", cell.source) and "raise NotImplementedError" in cell.source:
+                tags.append(ANSWER_TAG)  # where the student writes (otter 7 tags these itself; 5 does not)
+            if tags:
+                cell.metadata["tags"] = tags
+            else:
+                cell.metadata.pop("tags", None)
     nbformat.write(nb, path)
 
 

@@ -289,3 +289,44 @@ def test_every_install_cell_clones_the_configured_repository():
         install = next(c for c in jupytext.read(path).cells if "git\", \"clone\"" in c.source or '"git", "clone"' in c.source)
         assert f'"{url}"' in install.source, path.name
         assert "github.com" not in install.source.replace(url, ""), path.name
+
+
+def test_correct_answers_written_from_the_text_alone_pass():
+    """Answers in another style than the solutions (torch.clamp with tensor bounds, expand instead of repeat,
+    an explicit binomial sum): what a student who read only the exercise text might write."""
+    from math import comb
+
+    def my_proj(v, c, e):
+        return torch.clamp(torch.clamp(v, min=c - e, max=c + e), 0.0, 1.0)
+
+    def my_smooth(f, c, y, e, a, noise, descend):
+        n, b = noise.shape[0], c.shape[0]
+        z = torch.clamp(c[None] + noise, 0, 1).reshape(n * b, *c.shape[1:]).detach().requires_grad_()
+        loss = F.cross_entropy(f(z), y.repeat(n), reduction="sum")
+        (g,) = torch.autograd.grad(loss, z)
+        walked = z.detach() - a * g.sign() if descend else z.detach() + a * g.sign()
+        walked = walked.reshape(n, b, *c.shape[1:])
+        centre = c[None].expand_as(walked)
+        return my_proj(walked, centre, e).mean(dim=0)
+
+    def my_forward(x, x_t, eps, eta, smooth_fn):
+        target = smooth_fn(x_t, True)
+        return my_proj(x_t + eta * (target - x_t), x, eps)
+
+    def my_backward(x, x_t, eps, eta, smooth_fn):
+        target = smooth_fn(x_t, False)
+        return my_proj(x_t - eta * (target - x_t), x, eps)
+
+    def my_mcnemar(a, b):
+        n01, n10 = int(np.sum(a & ~b)), int(np.sum(~a & b))
+        m = n01 + n10
+        if m == 0:
+            return 1.0
+        k = min(n01, n10)
+        return min(1.0, 2 * sum(comb(m, i) for i in range(k + 1)) / 2 ** m)
+
+    assert course.check_projection(my_proj).passed
+    assert course.check_smooth(my_smooth).passed, course.check_smooth(my_smooth).message
+    assert course.check_forward_epoch(my_forward).passed and course.check_backward_epoch(my_backward).passed
+    assert course.check_reversion(lambda defense, x_p: torch.clamp(x_p + (x_p - defense(x_p)), 0, 1)).passed
+    assert course.check_mcnemar(my_mcnemar).passed, course.check_mcnemar(my_mcnemar).message
