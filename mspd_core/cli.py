@@ -130,6 +130,14 @@ def run_notebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def random_weights_banner(zoo) -> str | None:
+    """The line every output of a random-weight (paper-dry) zoo starts with; None for real weights."""
+    if not zoo.source.endswith("-dry"):
+        return None
+    return ("RANDOM WEIGHTS: this zoo's checkpoints were written by `python -m mspd_core.zoo.dry`; "
+            "the numbers below measure nothing (a check of the code path only)")
+
+
 def evaluate(args: argparse.Namespace) -> int:
     """`mspd evaluate`: the Table IV grid on one target, printed with intervals and timings."""
     from . import experiments as ex
@@ -145,6 +153,8 @@ def evaluate(args: argparse.Namespace) -> int:
     table = run_grid(defenses, attacks, [target], evaluation_subset(args.n, args.seed), zoo, seed=args.seed,
                      device=device, batch_size=args.batch_size, engine=args.engine, address=args.address)
     view = format_table(table)[["defense", "attack", "accuracy (95% CI)", "p_vs_baseline", "sec_per_image", "ssim"]]
+    if random_weights_banner(zoo):
+        print(random_weights_banner(zoo))
     print(f"target {target}, {args.n} images, device {device}, LPIPS: {table.attrs['lpips']}")
     print(view.to_string(index=False, float_format="{:.4g}".format))
     print(f"total {time.perf_counter() - start:.0f} s (cached cells cost nothing; cache: $MSPD_CACHE)")

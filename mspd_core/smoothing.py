@@ -9,6 +9,8 @@ Averaged points, not gradients.
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -23,16 +25,38 @@ from .tensors import check_count, check_images, check_labels, check_positive, ge
 CPU_PASS_SIZE = 64
 
 
+#: Pass sizes learned after an out-of-memory error, per model and device (the next call starts there).
+_LEARNED_PASS: "weakref.WeakKeyDictionary[nn.Module, dict[str, int]]" = weakref.WeakKeyDictionary()
+#: Share of the free CUDA memory a pass may plan to use (activations and gradients of its images).
+CUDA_MEMORY_SHARE = 0.7
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """A CUDA (or other device) out-of-memory error, whatever torch version raised it."""
+    return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
+
+
+def _cuda_pass_size(model: nn.Module, z: Tensor, y: Tensor) -> int:
+    """Images per pass that fit in :data:`CUDA_MEMORY_SHARE` of the free device memory, from the peak memory
+    of a one-image forward+backward pass (all images when they fit)."""
+    torch.cuda.synchronize(z.device)
+    base = torch.cuda.memory_allocated(z.device)
+    torch.cuda.reset_peak_memory_stats(z.device)
+    _gradient_in_passes(model, z[:1], y[:1], 1)
+    per_image = max(1, torch.cuda.max_memory_allocated(z.device) - base)
+    free, _ = torch.cuda.mem_get_info(z.device)
+    return max(1, min(len(z), int(CUDA_MEMORY_SHARE * free / per_image)))
+
+
 def pass_size(n_images: int, device: torch.device, max_batch: int | None = None) -> int:
-    """Images per forward/backward pass: ``max_batch`` if given, else all on CUDA, :data:`CPU_PASS_SIZE` on CPU."""
+    """Images per forward/backward pass: ``max_batch`` if given, else all on CUDA (then bounded by the free
+    memory, :func:`input_gradient`), :data:`CPU_PASS_SIZE` on CPU."""
     if max_batch is not None:
         return check_count(max_batch, "max_batch")
     return n_images if device.type != "cpu" else min(n_images, CPU_PASS_SIZE)
 
 
-def input_gradient(model: nn.Module, z: Tensor, y: Tensor, max_batch: int | None = None) -> Tensor:
-    """grad_z of the summed CE(f(z_i), y_i), in passes of :func:`pass_size` images (one pass on CUDA)."""
-    size = pass_size(len(z), z.device, max_batch)
+def _gradient_in_passes(model: nn.Module, z: Tensor, y: Tensor, size: int) -> Tensor:
     grads = []
     with torch.enable_grad():  # works inside a caller's no_grad block too
         for z_part, y_part in zip(z.detach().split(size), y.split(size)):
@@ -40,6 +64,32 @@ def input_gradient(model: nn.Module, z: Tensor, y: Tensor, max_batch: int | None
             (grad,) = torch.autograd.grad(F.cross_entropy(model(z_part), y_part, reduction="sum"), z_part)
             grads.append(grad)
     return grads[0] if len(grads) == 1 else torch.cat(grads)
+
+
+def input_gradient(model: nn.Module, z: Tensor, y: Tensor, max_batch: int | None = None) -> Tensor:
+    """grad_z of the summed CE(f(z_i), y_i), in passes of :func:`pass_size` images.
+
+    The images are independent (eval-mode model, summed per-image losses), so the pass size changes
+    no gradient. On CUDA the pass is sized from the free memory; when a pass still runs out of memory
+    it is halved and retried (down to one image), and the size that worked is kept for this model and
+    device. ``max_batch`` fixes the size (no retry)."""
+    size = pass_size(len(z), z.device, max_batch)
+    if max_batch is None:
+        learned = _LEARNED_PASS.get(model, {}).get(str(z.device))
+        if learned is not None:
+            size = min(size, learned)
+        elif z.device.type == "cuda" and len(z) > 1:
+            size = min(size, _cuda_pass_size(model, z, y))
+    while True:
+        try:
+            return _gradient_in_passes(model, z, y, size)
+        except RuntimeError as err:
+            if max_batch is not None or size == 1 or not is_out_of_memory(err):
+                raise
+            size = max(1, size // 2)
+            _LEARNED_PASS.setdefault(model, {})[str(z.device)] = size
+            if z.device.type == "cuda":
+                torch.cuda.empty_cache()
 
 
 def draw_smoothing_noise(x: Tensor, eps: float, n_samples: int, generator: torch.Generator) -> Tensor:

@@ -135,3 +135,11 @@ def test_bad_arguments(argv, message, capsys):
     with pytest.raises(SystemExit):
         cli.main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_a_random_weight_zoo_says_so():
+    from mspd_core.cli import random_weights_banner
+    from mspd_core.zoo.registry import paper_zoo, zoo_for
+
+    assert "RANDOM WEIGHTS" in random_weights_banner(paper_zoo(dry=True))
+    assert random_weights_banner(paper_zoo()) is None and random_weights_banner(zoo_for("embedded")) is None

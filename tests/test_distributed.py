@@ -11,8 +11,8 @@ import torch
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install -e .[ray]")
 
 from mspd_core.data import evaluation_subset  # noqa: E402
-from mspd_core.distributed import GridCellsFailed  # noqa: E402
-from mspd_core.evaluate import Attack, Defense, ResultCache, run_grid  # noqa: E402
+from mspd_core.distributed import CACHE_FOLDER_ENV, GridCellsFailed, RayPreflightFailed  # noqa: E402
+from mspd_core.evaluate import Attack, CellsNotVisible, Defense, ResultCache, run_grid  # noqa: E402
 from mspd_core.zoo.registry import zoo_for  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -28,6 +28,13 @@ def dies_once(model, x, y, eps=8 / 255, seed=0, marker=""):
         Path(marker).write_text("killed once")
         os._exit(1)
     return x
+
+
+def raises_value_error(model, x, y, eps=8 / 255, seed=0, counter=""):
+    """A deterministic bug: counts its calls in a file, then raises."""
+    with open(counter, "a") as f:
+        f.write("x")
+    raise ValueError("a bug, the same every time")
 '''
 
 
@@ -90,3 +97,42 @@ def test_a_killed_worker_is_retried_and_a_failing_cell_is_named(local_ray, grid_
     assert "broken" in err.value.failed and "broken | clean | " + zoo.main_target in err.value.failed
     assert not any(k.startswith(("No Pre.", "dies once")) for k in err.value.failed)
     assert sorted(p.name for p in store.folder.glob("*.pt")) == before  # finished cells kept, nothing recomputed
+
+
+def test_workers_that_cannot_see_the_cache_fail_the_preflight(local_ray, grid_inputs, tmp_path):
+    """Workers whose environment points at another folder (as on a node without the shared mount): the
+    pre-flight fails before any cell runs, naming the problem."""
+    data, zoo, defenses, attacks = grid_inputs
+    store = ResultCache(tmp_path / "driver")
+    elsewhere = {"env_vars": {CACHE_FOLDER_ENV: str(tmp_path / "worker-only")}}
+    (tmp_path / "worker-only").mkdir()
+    with pytest.raises(RayPreflightFailed, match="cannot read the driver's sentinel"):
+        run_grid(defenses, attacks, [zoo.main_target], data, zoo, batch_size=2, progress=False, cache=store,
+                 engine="ray", runtime_env=elsewhere)
+    assert not list(store.folder.glob("*.pt")) and not list((tmp_path / "worker-only").glob("*.pt"))
+    assert not list(store.folder.glob(".ray-preflight*"))  # the sentinel is cleaned up
+
+
+def test_the_driver_never_recomputes_what_the_workers_wrote_elsewhere(local_ray, grid_inputs, tmp_path):
+    """Without the pre-flight, cells written where the driver cannot see them are an error naming them,
+    not a silent recomputation by the driver."""
+    data, zoo, defenses, attacks = grid_inputs
+    store = ResultCache(tmp_path / "driver")
+    elsewhere = {"env_vars": {CACHE_FOLDER_ENV: str(tmp_path / "worker-only")}}
+    with pytest.raises(CellsNotVisible) as err:
+        run_grid(defenses[:1], attacks[:1], [zoo.main_target], data, zoo, batch_size=2, progress=False, cache=store,
+                 engine="ray", runtime_env=elsewhere, preflight=False)
+    assert err.value.missing == ["No Pre.", f"No Pre. | clean | {zoo.main_target}"]
+    assert not list(store.folder.glob("*.pt"))  # the driver computed nothing
+    assert len(list((tmp_path / "worker-only").glob("*.pt"))) == 2
+
+
+def test_a_deterministic_bug_is_not_retried(local_ray, grid_inputs, tmp_path):
+    """Only dead workers and declared transient errors are retried: a defense that raises ValueError runs once."""
+    data, zoo, defenses, attacks = grid_inputs
+    counter = tmp_path / "calls"
+    buggy = Defense("buggy", "flaky_defenses:raises_value_error", {"counter": str(counter)})
+    with pytest.raises(GridCellsFailed):
+        run_grid([buggy], attacks[:1], [zoo.main_target], data, zoo, batch_size=4, progress=False,
+                 cache=ResultCache(tmp_path / "ray"), engine="ray", max_retries=3)
+    assert counter.read_text() == "x"

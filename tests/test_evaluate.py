@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from mspd_core import evaluate
+from mspd_core import cells, evaluate
 from mspd_core.data import ImageSet
 from mspd_core.evaluate import Attack, Defense, ResultCache, run_grid
 from mspd_core.metrics import accuracy, mcnemar_exact, wilson
@@ -18,8 +18,8 @@ MODELS = {"clf": tiny_cnn(0), "bb": tiny_cnn(1), "t1": tiny_cnn(2), "t2": tiny_c
 @pytest.fixture
 def fake_zoo(monkeypatch):
     """Route the registry to tiny in-memory models (the engine's logic, not the zoo, is under test)."""
-    monkeypatch.setattr(evaluate, "load_cached", lambda name, device="cpu": MODELS[name])
-    monkeypatch.setattr(evaluate, "model_fingerprint", lambda name: f"tiny:{name}")
+    monkeypatch.setattr(cells, "load_cached", lambda name, device="cpu": MODELS[name])
+    monkeypatch.setattr(cells, "model_fingerprint", lambda name: f"tiny:{name}")
     return Zoo("clf", "bb", ("t1", "t2"), ("bb",), "test")
 
 
@@ -83,13 +83,13 @@ def test_cached_run_is_identical_and_changed_parameter_recomputes(fake_zoo, data
     first = run_grid(DEFENSES[:2], ATTACKS[:2], ["t1"], data, fake_zoo, cache=store, progress=False)
     n_files = len(list(tmp_path.glob("*.pt")))
     calls = []
-    monkeypatch.setattr(evaluate, "protect", lambda *a, **k: calls.append(1) or (_ for _ in ()).throw(AssertionError("recomputed")))
+    monkeypatch.setattr(cells, "protect", lambda *a, **k: calls.append(1) or (_ for _ in ()).throw(AssertionError("recomputed")))
     second = run_grid(DEFENSES[:2], ATTACKS[:2], ["t1"], data, fake_zoo, cache=store, progress=False)
     assert not calls and len(list(tmp_path.glob("*.pt"))) == n_files
     assert first.drop(columns="per_image").equals(second.drop(columns="per_image"))
     monkeypatch.undo()
-    monkeypatch.setattr(evaluate, "load_cached", lambda name, device="cpu": MODELS[name])
-    monkeypatch.setattr(evaluate, "model_fingerprint", lambda name: f"tiny:{name}")
+    monkeypatch.setattr(cells, "load_cached", lambda name, device="cpu": MODELS[name])
+    monkeypatch.setattr(cells, "model_fingerprint", lambda name: f"tiny:{name}")
     run_grid([Defense("MSPD", "mcgs", {"n_samples": 3})], ATTACKS[:1], ["t1"], data, fake_zoo, cache=store, progress=False)
     assert len(list(tmp_path.glob("*.pt"))) > n_files
 
@@ -146,17 +146,17 @@ def test_cache_key_names_code_torch_device_and_dtype(fake_zoo, data, monkeypatch
     d = DEFENSES[1]
     cpu = evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "cpu")
     assert evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "meta") != cpu
-    monkeypatch.setattr(evaluate, "_code_fingerprint_cached", lambda: "edited")
+    monkeypatch.setattr(cells, "_code_fingerprint_cached", lambda: "edited")
     assert evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "cpu") != cpu
     monkeypatch.undo()
-    monkeypatch.setattr(evaluate, "load_cached", lambda name, device="cpu": MODELS[name])
-    monkeypatch.setattr(evaluate, "model_fingerprint", lambda name: f"tiny:{name}")
+    monkeypatch.setattr(cells, "load_cached", lambda name, device="cpu": MODELS[name])
+    monkeypatch.setattr(cells, "model_fingerprint", lambda name: f"tiny:{name}")
     real = torch.__version__
-    monkeypatch.setattr(evaluate.torch, "__version__", "0.0-other")
+    monkeypatch.setattr(cells.torch, "__version__", "0.0-other")
     assert evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "cpu") != cpu
     # naming the default backbone explicitly is the same computation
     same = Defense("MSPD via bb", "mcgs", {"n_samples": 2}, backbone="bb")
-    monkeypatch.setattr(evaluate.torch, "__version__", real)
+    monkeypatch.setattr(cells.torch, "__version__", real)
     assert evaluate.release_key(same, data, fake_zoo, 8 / 255, 0, True, 4, "cpu") == cpu
 
 

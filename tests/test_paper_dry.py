@@ -36,6 +36,23 @@ def test_random_checkpoints_load_through_robustbench_with_the_written_weights(dr
     assert torch.equal(loaded[key], saved[key]) and not torch.equal(other[key], saved[key])
 
 
+def test_each_random_checkpoint_carries_its_mark_and_a_copied_one_is_refused(dry_dir, tmp_path):
+    """The mark travels with the file: a random checkpoint copied into a folder of real weights (no folder
+    marker) is refused by name; a plain state dict is not marked."""
+    import shutil
+
+    for name in CHEAP:
+        assert all(registry.checkpoint_is_random(f) for f in registry.robustbench_checkpoint_files(name, dry_dir))
+    copied = registry.robustbench_checkpoint_files("Wong2020Fast", tmp_path)[0]
+    copied.parent.mkdir(parents=True)
+    shutil.copy(registry.robustbench_checkpoint_files("Wong2020Fast", dry_dir)[0], copied)
+    with pytest.raises(registry.ModelUnavailableError, match="holds RANDOM weights"):
+        registry.load_robustbench("Wong2020Fast", model_dir=tmp_path)
+    plain = tmp_path / "plain.pt"
+    torch.save(registry.robustbench_architecture("Wong2020Fast").state_dict(), plain)
+    assert not registry.checkpoint_is_random(plain)
+
+
 def test_existing_files_are_never_overwritten(dry_dir):
     path = registry.robustbench_checkpoint_files("Wong2020Fast", dry_dir)[0]
     before = path.read_bytes()

@@ -27,7 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..paths import robustbench_dir
-from .registry import (DRY_MARKER, DRY_SUBSTITUTES, TIMM_ARCHITECTURES, holds_dry_weights, paper_zoo,
+from .registry import (DRY_MARKER, mark_random, DRY_SUBSTITUTES, TIMM_ARCHITECTURES, holds_dry_weights, paper_zoo,
                        robustbench_architecture, robustbench_checkpoint_files, spec)
 
 
@@ -120,7 +120,7 @@ def write_random_checkpoints(model_dir: Path | None = None, names: list[str] | N
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".part")
-            torch.save(state, tmp)
+            torch.save(mark_random(state), tmp)  # the mark travels with the file
             tmp.rename(path)
             written.append(path)
     return written

@@ -227,6 +227,30 @@ def robustbench_checkpoint_files(name: str, model_dir: Path | None = None) -> li
 DRY_MARKER = "MSPD_RANDOM_WEIGHTS.txt"
 
 
+#: The key, in a checkpoint's state-dict ``_metadata``, that marks its weights as random (``zoo.dry``).
+#: ``load_state_dict`` ignores metadata keys that name no module, so the file keeps RobustBench's format.
+RANDOM_WEIGHTS_KEY = "mspd_random_weights"
+
+
+def mark_random(state: dict) -> "OrderedDict[str, torch.Tensor]":
+    """A state dict carrying the random-weights mark in its ``_metadata`` (survives ``torch.save``)."""
+    from collections import OrderedDict
+
+    marked = OrderedDict(state)
+    marked._metadata = {**dict(getattr(state, "_metadata", None) or {}),  # type: ignore[attr-defined]
+                        RANDOM_WEIGHTS_KEY: {"written_by": "python -m mspd_core.zoo.dry", "measures": "nothing"}}
+    return marked
+
+
+def checkpoint_is_random(path: Path) -> bool:
+    """Whether a checkpoint file carries the random-weights mark (read lazily: tensors stay on disk)."""
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    for candidate in (state, state.get("state_dict") if isinstance(state, dict) else None):
+        if RANDOM_WEIGHTS_KEY in (getattr(candidate, "_metadata", None) or {}):
+            return True
+    return False
+
+
 def holds_dry_weights(model_dir: Path | None = None) -> bool:
     """Whether the RobustBench folder holds the ``paper-dry`` run's random weights (its marker file)."""
     return (Path(model_dir or robustbench_dir()) / DRY_MARKER).exists()
@@ -259,6 +283,12 @@ def load_robustbench(name: str, device: torch.device | str = "cpu", model_dir: P
     import_robustbench()
     from robustbench.utils import load_model
 
+    dry = holds_dry_weights(ckpt.parents[2])
+    for file in (f for f in robustbench_checkpoint_files(name, ckpt.parents[2]) if f.exists()):
+        if checkpoint_is_random(file) and not dry:
+            raise ModelUnavailableError(f"{file} holds RANDOM weights (written by `python -m mspd_core.zoo.dry` for the "
+                                        f"paper-dry run) in a folder of real ones: delete it and put RobustBench's "
+                                        f"checkpoint there")
     try:
         if name in TIMM_ARCHITECTURES and ckpt.exists():
             model = _load_timm_checkpoint(name, ckpt)
