@@ -34,7 +34,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
-        name="smoke", zoo="embedded", n_images=10, n_large=20, batch_size=5, baseline_epochs=3,
+        name="smoke", zoo="embedded", n_images=6, n_large=12, batch_size=3, baseline_epochs=3,
         autoattack_version="custom", autoattack_attacks=("apgd-ce",), square_queries=50,
         eot_samples=2, aa_rand_eot=2, aa_iterations=None, aa_target_classes=None, pgd_steps=5, n_targets=2,
         description="seconds per notebook; CI runs every notebook with it",

@@ -31,6 +31,14 @@ _LEARNED_PASS: "weakref.WeakKeyDictionary[nn.Module, dict[str, int]]" = weakref.
 CUDA_MEMORY_SHARE = 0.7
 
 
+def _learned_pass(model) -> dict[str, int]:
+    """This model's learned pass sizes by device (a throw-away dict for a callable that takes no weak reference)."""
+    try:
+        return _LEARNED_PASS.setdefault(model, {})
+    except TypeError:
+        return {}
+
+
 def is_out_of_memory(err: BaseException) -> bool:
     """A CUDA (or other device) out-of-memory error, whatever torch version raised it."""
     return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
@@ -75,7 +83,7 @@ def input_gradient(model: nn.Module, z: Tensor, y: Tensor, max_batch: int | None
     device. ``max_batch`` fixes the size (no retry)."""
     size = pass_size(len(z), z.device, max_batch)
     if max_batch is None:
-        learned = _LEARNED_PASS.get(model, {}).get(str(z.device))
+        learned = _learned_pass(model).get(str(z.device))
         if learned is not None:
             size = min(size, learned)
         elif z.device.type == "cuda" and len(z) > 1:
@@ -87,7 +95,7 @@ def input_gradient(model: nn.Module, z: Tensor, y: Tensor, max_batch: int | None
             if max_batch is not None or size == 1 or not is_out_of_memory(err):
                 raise
             size = max(1, size // 2)
-            _LEARNED_PASS.setdefault(model, {})[str(z.device)] = size
+            _learned_pass(model)[str(z.device)] = size
             if z.device.type == "cuda":
                 torch.cuda.empty_cache()
 
