@@ -269,11 +269,11 @@ def post_process(defense: Defense, x_rel: Tensor, y_true: Tensor, zoo: Zoo, eps:
     if defense.post == "jpeg":
         return jpeg(x_rel, **{"quality": 50, **defense.post_params})
     if defense.post == "diffpure":
-        from .diffpure import diffpure, load_ddpm_purifier
+        from .diffpure import CIFAR10_DDPM, diffpure, load_ddpm_purifier
 
-        purifier = load_ddpm_purifier(defense.post_params.get("model_id", "google/ddpm-cifar10-32"))
+        purifier = load_ddpm_purifier(defense.post_params.get("model_id", CIFAR10_DDPM))
         purifier.unet.to(device)
-        return diffpure(x_rel.to(device), purifier, defense.post_params.get("t_star", 0.1), seed).cpu()
+        return diffpure(x_rel.to(device), purifier, defense.post_params.get("t_star", 0.1), seed, batch_size).cpu()
     if defense.post == "reversion":
         d_prime = Defense(defense.name + " (D')", defense.method, {**defense.params, **defense.post_params},
                           defense.labels, defense.post_backbone or defense.backbone or zoo.backbone)
@@ -293,6 +293,10 @@ def release_key(defense: Defense, data: ImageSet, zoo: Zoo, eps: float, seed: in
     config["backbone"] = None  # named by its fingerprint below: "via the default backbone" == the default
     if config["post_backbone"] == (defense.backbone or zoo.backbone):
         config["post_backbone"] = None
+    if defense.post == "diffpure":  # the diffusion model's weights, not only its name
+        from .diffpure import CIFAR10_DDPM, weights_fingerprint as diffusion_weights
+
+        config["diffusion_weights"] = diffusion_weights(defense.post_params.get("model_id", CIFAR10_DDPM))
     return cache_key({"kind": "release", "defense": config, "eps": eps, "seed": seed, "quantize": quantize,
                       "zoo": {"classifier": model_fingerprint(zoo.classifier),
                               "backbone": model_fingerprint(defense.backbone or zoo.backbone),

@@ -40,6 +40,7 @@ class ImageSet:
     indices: Tensor
     split: str
     source: str
+    note: str = ""  # how the images were chosen and preprocessed, when a page should say so (ImageNet)
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -183,16 +184,65 @@ def evaluation_subset(n: int, seed: int = 0, root: str | os.PathLike | None = No
 
 #: ImageNet evaluation resolution (RobustBench's preprocessing: resize 256, centre crop 224).
 IMAGENET_SIZE = 224
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
-def imagenet_subset(n: int, seed: int = 0, root: str | os.PathLike | None = None, size: int = IMAGENET_SIZE) -> ImageSet:
-    """A class-balanced ImageNet evaluation subset from a local ImageFolder (``root`` or ``$MSPD_IMAGENET``).
+def robustbench_imagenet_index() -> tuple[dict[str, int], list[str]]:
+    """RobustBench's ImageNet evaluation facts, from the files it ships (``robustbench/helper_files``):
+    the wnid -> class index map, and its fixed list of 5,000 validation images (``<wnid>/<file>``)."""
+    import importlib.util
+    import json
 
-    Images are resized (shorter side ``size * 8 / 7``) and centre-cropped to ``size``, as RobustBench
-    does for its ImageNet models; labels are the folder indices in sorted order (the wnid order
-    ImageNet models use when all 1,000 class folders are present). No download: ImageNet's licence
-    needs a manual download, so an absent folder is a clear :class:`DataUnavailableError`."""
-    from torchvision import datasets, transforms
+    found = importlib.util.find_spec("robustbench")
+    if found is None or not found.submodule_search_locations:
+        raise DataUnavailableError("ImageNet labels come from RobustBench's class map: pip install robustbench")
+    helper = Path(list(found.submodule_search_locations)[0]) / "helper_files"
+    wnids = json.loads((helper / "imagenet_class_to_id_map.json").read_text())
+    return wnids, (helper / "imagenet_test_image_ids.txt").read_text().split()
+
+
+def imagenet_preprocessing(model: str | None = None, size: int | None = None):
+    """The transform an ImageNet image gets: RobustBench's own for ``model``
+    (``robustbench.data.get_preprocessing``: e.g. bicubic resizing for its Swin and ConvStem models,
+    bilinear Res256Crop224 for most), its default Res256Crop224 without a model, or (``size``) a
+    bilinear resize to ``size * 8 / 7`` and centre crop to ``size``."""
+    from torchvision import transforms
+
+    if size is not None:
+        return transforms.Compose([transforms.Resize(round(size * 8 / 7)), transforms.CenterCrop(size), transforms.ToTensor()])
+    from ._compat import import_robustbench
+
+    import_robustbench()
+    from robustbench.data import PREPROCESSINGS, get_preprocessing
+    from robustbench.model_zoo.enums import BenchmarkDataset, ThreatModel
+
+    if model is None:
+        return PREPROCESSINGS["Res256Crop224"]
+    from .zoo.registry import spec
+
+    return get_preprocessing(BenchmarkDataset.imagenet, ThreatModel(spec(model).threat_model), model, None)
+
+
+def _imagenet_folder(root: Path) -> Path:
+    """The folder holding the wnid class folders: ``root`` itself, or ``root/val`` (RobustBench's layout)."""
+    if not any(d.is_dir() and d.name.startswith("n") for d in root.iterdir()) and (root / "val").is_dir():
+        return root / "val"
+    return root
+
+
+def imagenet_subset(n: int, seed: int = 0, root: str | os.PathLike | None = None, size: int | None = None,
+                    model: str | None = None) -> ImageSet:
+    """A class-balanced ImageNet evaluation subset from a local ImageFolder (``root`` or ``$MSPD_IMAGENET``),
+    preprocessed and labelled as RobustBench does.
+
+    Labels: RobustBench's wnid -> index map (right whatever subset of the 1,000 class folders is present);
+    a class folder that is not an ImageNet wnid is an error naming it. Images: RobustBench's fixed list of
+    5,000 validation images where the folder holds them, else every image in the class folders; a seeded
+    class-balanced draw of ``n`` among them. Transform: :func:`imagenet_preprocessing` for ``model`` (the
+    model the images are evaluated on; RobustBench's default without one). The data fingerprint (``source``)
+    covers the transform and the chosen files (names and sizes). No download: ImageNet's licence needs a
+    manual one, so an absent folder is a clear :class:`DataUnavailableError`."""
+    from PIL import Image
 
     root = root or os.environ.get(IMAGENET_ENV)
     if not root or not Path(root).is_dir():
@@ -200,13 +250,39 @@ def imagenet_subset(n: int, seed: int = 0, root: str | os.PathLike | None = None
         raise DataUnavailableError(
             f"ImageNet is not available. {where}Point {IMAGENET_ENV} (or the `root` argument) at a folder in "
             "torchvision's ImageFolder layout (<root>/<wnid>/<image>.JPEG, e.g. the validation split sorted into "
-            "class folders); ImageNet needs a manual download (image-net.org).")
-    tf = transforms.Compose([transforms.Resize(round(size * 8 / 7)), transforms.CenterCrop(size), transforms.ToTensor()])
-    try:
-        folder = datasets.ImageFolder(str(root), transform=tf)
-    except (FileNotFoundError, RuntimeError) as err:
-        raise DataUnavailableError(f"ImageNet folder {root!r} has no class folders with images: {err}") from err
-    labels = np.asarray(folder.targets)
-    idx = balanced_indices(labels, n, seed + EVAL_SEED_OFFSET, n_classes=len(folder.classes))
-    x = torch.stack([folder[int(i)][0] for i in idx])
-    return ImageSet(x, torch.as_tensor(labels[idx]), torch.as_tensor(idx), "val", f"imagenet:{Path(root).name}")
+            "class folders, or RobustBench's <root>/val/<wnid>/...); ImageNet needs a manual download (image-net.org).")
+    folder = _imagenet_folder(Path(root))
+    wnid_index, listed = robustbench_imagenet_index()
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
+    unknown = [c for c in classes if c not in wnid_index]
+    if unknown:
+        raise DataUnavailableError(f"ImageNet folder {str(folder)!r}: {unknown[:3]} {'are' if len(unknown) > 1 else 'is'} not "
+                                   "an ImageNet class (wnid) folder; expected <root>/<wnid>/<image>.JPEG")
+    files = [f for f in listed if (folder / f).is_file()]
+    chosen_from = "RobustBench's 5,000-image list"
+    if not files:
+        files = [f"{c}/{p.name}" for c in classes for p in sorted((folder / c).iterdir())
+                 if p.suffix.lower() in IMAGE_SUFFIXES]
+        chosen_from = "every image in the folder (RobustBench's list is not there)"
+    if not files:
+        raise DataUnavailableError(f"ImageNet folder {str(folder)!r} has no class folders with images")
+    labels = np.asarray([wnid_index[f.split("/")[0]] for f in files])
+    present = np.unique(labels)
+    local = np.searchsorted(present, labels)  # balance over the classes present
+    idx = balanced_indices(local, n, seed + EVAL_SEED_OFFSET, n_classes=len(present))
+    transform = imagenet_preprocessing(model, size)
+    images = []
+    for i in idx:
+        try:
+            with Image.open(folder / files[i]) as img:
+                images.append(transform(img.convert("RGB")))
+        except OSError as err:
+            raise DataUnavailableError(f"cannot read ImageNet image {folder / files[i]}: {err}") from err
+    identity = hashlib.sha256(repr(transform).encode() + b"\0" + chosen_from.encode())
+    for i in idx:
+        identity.update(f"{files[i]}:{(folder / files[i]).stat().st_size}\0".encode())
+    source = f"imagenet:{folder.name}:{identity.hexdigest()[:16]}"
+    how = f"RobustBench's preprocessing for {model}" if model else ("a bilinear resize and crop to "
+                                                                     f"{size} px" if size else "RobustBench's default Res256Crop224")
+    return ImageSet(torch.stack(images), torch.as_tensor(labels[idx]), torch.as_tensor(idx), "val", source,
+                    note=f"{len(idx)} images from {chosen_from}, labels by RobustBench's wnid map, {how}")

@@ -96,8 +96,9 @@ def imagenet_setup(setup: Setup) -> tuple[ImageSet, Zoo] | str:
                 f"paper profile, ImageNet (MSPD_IMAGENET) and RobustBench ImageNet models (`make paper-dry` runs this "
                 f"code path on random weights and random-noise images)")
     try:
-        data = imagenet_subset(setup.profile.n_images, setup.session.seed)
         zoo = zoo_for(setup.profile.zoo.replace("robustbench", "robustbench-imagenet"))
+        # one image set for every model of the row: preprocessed as RobustBench does for the evaluated target
+        data = imagenet_subset(setup.profile.n_images, setup.session.seed, model=zoo.main_target)
         for name in (zoo.classifier, zoo.backbone, *zoo.targets):
             load_cached(name, setup.session.device)
     except (DataUnavailableError, ModelUnavailableError, ValueError) as err:

@@ -70,22 +70,53 @@ def test_offline_without_local_copy_fails_fast_with_instructions(monkeypatch, tm
         load_cifar10_uint8("validation", tmp_path)
 
 
-def test_imagenet_subset_from_a_tiny_imagefolder(tmp_path):
-    """ImageNet's loader on a synthetic ImageFolder: class-balanced, resized and cropped, in [0, 1]."""
+def _tiny_imagenet(root, wnids=("n01440764", "n01443537", "n01484850"), per_class=4):
     from PIL import Image
 
-    from mspd_core.data import imagenet_subset
-
     rng = np.random.default_rng(0)
-    for wnid in ("n01440764", "n01443537", "n01484850"):
-        (tmp_path / wnid).mkdir()
-        for k in range(4):
-            Image.fromarray(rng.integers(0, 256, (40 + k, 48, 3), dtype=np.uint8)).save(tmp_path / wnid / f"img{k}.JPEG")
+    for wnid in wnids:
+        (root / wnid).mkdir(parents=True)
+        for k in range(per_class):
+            Image.fromarray(rng.integers(0, 256, (300 + k, 320, 3), dtype=np.uint8)).save(root / wnid / f"img{k}.JPEG")
+
+
+def test_imagenet_subset_from_a_tiny_imagefolder(tmp_path):
+    """ImageNet's loader on a synthetic ImageFolder: class-balanced, resized and cropped, in [0, 1]; labels
+    from RobustBench's wnid map (not folder order), so a partial folder keeps the right classes."""
+    from mspd_core.data import imagenet_subset, robustbench_imagenet_index
+
+    _tiny_imagenet(tmp_path, wnids=("n01440764", "n01484850", "n15075141"))  # classes 0, 2 and 999
     data = imagenet_subset(6, root=tmp_path, size=32)
     assert data.x.shape == (6, 3, 32, 32) and data.x.min() >= 0 and data.x.max() <= 1
-    assert sorted(np.bincount(data.y.numpy()).tolist()) == [2, 2, 2]
+    assert sorted(set(data.y.tolist())) == [0, 2, 999] and sorted(np.bincount(data.y.numpy()).tolist())[-3:] == [2, 2, 2]
+    wnids, listed = robustbench_imagenet_index()
+    assert len(wnids) == 1000 and wnids["n15075141"] == 999 and len(listed) >= 4999
     again = imagenet_subset(6, root=tmp_path, size=32)
-    assert torch.equal(again.x, data.x)
+    assert torch.equal(again.x, data.x) and again.source == data.source
+    assert "every image in the folder" in data.note
+
+
+def test_imagenet_preprocessing_is_robustbenchs_per_model_and_in_the_fingerprint(tmp_path):
+    """Swin (bicubic) and the default (bilinear) give other pixels and other data fingerprints; an unknown
+    class folder is refused by name; RobustBench's own image list is used where the folder holds it."""
+    from mspd_core.data import DataUnavailableError, imagenet_preprocessing, imagenet_subset, robustbench_imagenet_index
+
+    assert "bicubic" in repr(imagenet_preprocessing("Liu2023Comprehensive_Swin-B")).lower()
+    assert "bilinear" in repr(imagenet_preprocessing()).lower()
+    _tiny_imagenet(tmp_path / "a", per_class=2)
+    swin = imagenet_subset(3, root=tmp_path / "a", model="Liu2023Comprehensive_Swin-B")
+    default = imagenet_subset(3, root=tmp_path / "a")
+    assert swin.x.shape == default.x.shape == (3, 3, 224, 224)
+    assert not torch.equal(swin.x, default.x) and swin.source != default.source
+    (tmp_path / "a" / "cats").mkdir()
+    with pytest.raises(DataUnavailableError, match="not an ImageNet class"):
+        imagenet_subset(3, root=tmp_path / "a")
+    _, listed = robustbench_imagenet_index()
+    wnid, name = listed[0].split("/")
+    _tiny_imagenet(tmp_path / "b" / "val", wnids=(wnid,), per_class=2)
+    (tmp_path / "b" / "val" / wnid / "img0.JPEG").rename(tmp_path / "b" / "val" / wnid / name)
+    listed_only = imagenet_subset(1, root=tmp_path / "b")  # RobustBench's layout: <root>/val/<wnid>/...
+    assert "RobustBench's 5,000-image list" in listed_only.note and listed_only.indices.tolist() == [0]
 
 
 def test_imagenet_absent_says_what_to_do(tmp_path, monkeypatch):

@@ -33,7 +33,39 @@ def test_random_checkpoints_load_through_robustbench_with_the_written_weights(dr
     fresh = registry.robustbench_architecture(name)  # another random draw
     loaded, other = ((model.models[0].state_dict(), fresh.models[0].state_dict()) if len(files) > 1
                      else (model.state_dict(), fresh.state_dict()))
+    if key not in loaded:  # a released-format file holds the inner model of Sequential(normalize, model)
+        loaded, other = ({k.removeprefix("model."): v for k, v in sd.items()} for sd in (loaded, other))
     assert torch.equal(loaded[key], saved[key]) and not torch.equal(other[key], saved[key])
+
+
+@pytest.mark.parametrize("wrap", [None, "state_dict", "model"])
+def test_a_released_format_timm_checkpoint_loads(tmp_path, wrap):
+    """RobustBench's XCiT checkpoints are the inner timm model's state dict (timm loads them before the
+    normalisation wrapper), bare or under a "state_dict"/"model" key: each loads, with its weights."""
+    name = "Debenedetti2022Light_XCiT-S12"
+    torch.manual_seed(7)
+    inner = registry.robustbench_architecture(name).model.state_dict()
+    path = registry.robustbench_checkpoint(name, tmp_path)
+    path.parent.mkdir(parents=True)
+    torch.save(inner if wrap is None else {wrap: inner, "epoch": 300}, path)
+    model = registry.load_robustbench(name, model_dir=tmp_path)
+    key = next(k for k, v in inner.items() if k.endswith("weight") and v.ndim >= 2)
+    assert torch.equal(model.model.state_dict()[key], inner[key])
+    assert model(torch.rand(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_a_released_format_cifar_checkpoint_loads(tmp_path):
+    """A plain RobustBench CIFAR-10 checkpoint as released (``{"state_dict": ...}`` with DataParallel's
+    ``module.`` prefix) loads through robustbench.utils.load_model with its weights."""
+    name = "Wong2020Fast"
+    torch.manual_seed(8)
+    state = registry.robustbench_architecture(name).state_dict()
+    path = registry.robustbench_checkpoint(name, tmp_path)
+    path.parent.mkdir(parents=True)
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, "epoch": 15}, path)
+    model = registry.load_robustbench(name, model_dir=tmp_path)
+    key = next(k for k, v in state.items() if k.endswith("weight") and v.ndim >= 2)
+    assert torch.equal(model.state_dict()[key], state[key])
 
 
 def test_each_random_checkpoint_carries_its_mark_and_a_copied_one_is_refused(dry_dir, tmp_path):

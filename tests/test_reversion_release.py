@@ -117,3 +117,48 @@ def test_diffpure_offline_says_unavailable(monkeypatch):
     _load.cache_clear()
     status = diffpure_status("no-such-org/no-such-ddpm")
     assert status.startswith("DiffPure unavailable")
+
+
+class _OracleNoise(torch.nn.Module):
+    """A perfect noise predictor for one known clean batch x0 (in [-1, 1]): eps = (x_t - sqrt(abar_t) x0) /
+    sqrt(1 - abar_t). With it, DDPM's reverse process must give x0 back exactly."""
+
+    def __init__(self, x0, scheduler):
+        super().__init__()
+        self.x0, self.abar = x0, scheduler.alphas_cumprod
+
+    def forward(self, x_t, t):
+        from types import SimpleNamespace
+
+        abar = self.abar[int(t)].to(x_t.dtype)
+        return SimpleNamespace(sample=(x_t - abar.sqrt() * self.x0) / (1 - abar).sqrt())
+
+
+@pytest.mark.parametrize("t_star", [0.05, 0.3, 0.9])
+def test_the_sampler_with_an_oracle_noise_predictor_gives_the_image_back(t_star):
+    """The sampler itself, not only shapes: diffusion then reverse DDPM steps with the true noise
+    predictor reconstruct the input, at any t*, in batches."""
+    diffusers = pytest.importorskip("diffusers")
+    from mspd_core.diffpure import Purifier, diffpure
+
+    x = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    scheduler = diffusers.DDPMScheduler(num_train_timesteps=100)
+    out = diffpure(x, Purifier(_OracleNoise(x * 2 - 1, scheduler), scheduler), t_star=t_star, seed=0, batch_size=5)
+    assert torch.allclose(out, x, atol=1e-4)
+    wrong = diffpure(x, Purifier(_OracleNoise(torch.zeros_like(x), scheduler), scheduler), t_star=t_star, seed=0)
+    assert not torch.allclose(wrong, x, atol=1e-2)  # the check can fail: a wrong predictor does not reconstruct
+
+
+def test_diffpure_batches_and_the_key_names_the_diffusion_weights(monkeypatch):
+    from mspd_core import cells, diffpure as dp
+
+    purifier = tiny_purifier()
+    x = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    a, b = dp.diffpure(x, purifier, t_star=0.5, seed=3, batch_size=2), dp.diffpure(x, purifier, t_star=0.5, seed=3, batch_size=2)
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert "substitute" in dp.SUBSTITUTE_NOTE and dp.CIFAR10_DDPM in dp.SUBSTITUTE_NOTE
+    monkeypatch.setattr(dp, "_load", lambda model_id: (purifier, ""))
+    first = dp.weights_fingerprint("tiny")
+    with torch.no_grad():
+        next(purifier.unet.parameters()).add_(1.0)
+    assert dp.weights_fingerprint("tiny") != first

@@ -50,16 +50,17 @@ def substitution_notes() -> list[str]:
 def random_state_dicts(name: str, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     """The state dict(s) RobustBench's loader expects for ``name``, from the architecture's own random
     initialisation: one per file (an ensemble such as Chen2020Adversarial has one per member). RobustBench
-    wraps most ImageNet models as ``Sequential(normalize, model)`` and its checkpoints hold the inner
-    model only (the loader adds the ``model.`` prefix), so those are saved the same way."""
+    wraps most ImageNet models, and its timm models (XCiT, DeiT), as ``Sequential(normalize, model)``, and
+    their released checkpoints hold the inner model only (the loader adds the ``model.`` prefix; timm loads
+    the file into the inner model), so those are saved the same way."""
     torch.manual_seed(seed)
     model = robustbench_architecture(name)
     files = robustbench_checkpoint_files(name, Path("."))
     if len(files) > 1:  # robustbench loads file i into model.models[i]
         return [member.state_dict() for member in model.models]
     children = dict(model.named_children())
-    if spec(name).dataset == "imagenet" and name not in TIMM_ARCHITECTURES and set(children) == {"normalize", "model"}:
-        return [children["model"].state_dict()]
+    if set(children) == {"normalize", "model"} and (spec(name).dataset == "imagenet" or name in TIMM_ARCHITECTURES):
+        return [children["model"].state_dict()]  # released checkpoints hold the inner model
     return [model.state_dict()]
 
 

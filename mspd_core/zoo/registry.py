@@ -243,8 +243,16 @@ def mark_random(state: dict) -> "OrderedDict[str, torch.Tensor]":
 
 
 def checkpoint_is_random(path: Path) -> bool:
-    """Whether a checkpoint file carries the random-weights mark (read lazily: tensors stay on disk)."""
-    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    """Whether a checkpoint file carries the random-weights mark (read lazily where the format allows:
+    tensors stay on disk). A file this cannot read (an old pickle format, say) is not ours: False, and
+    RobustBench's loader has the last word on it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # legacy (non-zip) files cannot be memory-mapped
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            return False
     for candidate in (state, state.get("state_dict") if isinstance(state, dict) else None):
         if RANDOM_WEIGHTS_KEY in (getattr(candidate, "_metadata", None) or {}):
             return True
@@ -257,11 +265,25 @@ def holds_dry_weights(model_dir: Path | None = None) -> bool:
 
 
 def _load_timm_checkpoint(name: str, ckpt: Path) -> nn.Module:
-    """RobustBench builds its timm models with ``pretrained=True`` (a download, even when the weights
-    are local): build the architecture and load the local state dict (``weights_only=True``)."""
+    """A RobustBench timm model (XCiT, DeiT) from its local checkpoint, as RobustBench would load it but
+    offline: RobustBench calls ``timm.create_model(..., pretrained=True)``, which downloads the released file
+    and loads it into the inner timm model before wrapping it with the input normalisation. Here the
+    architecture is built without weights and the local file (``weights_only=True``) is loaded the same way:
+    a released checkpoint holds the inner model (``state_dict``/``model`` keys or the bare dict), so it goes
+    into ``model.model``; a whole wrapped model's state dict (``normalize.*``, ``model.*``) is accepted too."""
     model = robustbench_architecture(name)
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+    if isinstance(state, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    inner = dict(model.named_children()).get("model")
+    if inner is not None and not any(k.startswith(("normalize.", "model.")) for k in state):
+        inner.load_state_dict(state)  # the released format: the inner timm model
+    else:
+        model.load_state_dict(state)
     return model
 
 
