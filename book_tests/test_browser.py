@@ -176,15 +176,18 @@ def test_front_page_answers_first():
 
 
 def test_launch_buttons_open_committed_notebooks():
-    """Colab and Binder links of every chapter target a notebooks/<name>.ipynb that the repository has."""
+    """Colab and Binder links of every chapter target a notebooks/<name>.ipynb that the repository has; the
+    course's exercises open the student notebook course/course_exercises.ipynb (no solutions), never its twin."""
     checked = 0
     for page in sorted((HTML / "notebooks" / "_executed").glob("*.html")):
+        folder = "course" if page.stem == "course_exercises" else "notebooks"
         for url in re.findall(r'href="(https://(?:colab\.research\.google\.com|mybinder\.org)[^"]+)"', page.read_text()):
-            path = re.search(r"(notebooks(?:/|%2F)[^?&\"]+)", url)
-            assert path, f"{page.name}: launch link without a notebook path: {url}"
+            path = re.search(rf"({folder}(?:/|%2F)[^?&\"]+)", url)
+            assert path, f"{page.name}: launch link without a {folder}/ notebook path: {url}"
             rel = path.group(1).replace("%2F", "/")
             assert rel.endswith(".ipynb") and "_executed" not in rel, f"{page.name}: launch link to {rel}"
             assert (ROOT / rel).exists(), f"{page.name}: launch link to {rel}, which the repository lacks"
+            assert "notebooks/course_exercises" not in url.replace("%2F", "/"), f"{page.name}: a link to the solutions"
             checked += 1
     assert checked, "no launch links found"
 
