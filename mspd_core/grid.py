@@ -12,6 +12,10 @@ reads: a cell the driver cannot find is an error naming it, never a silent recom
 """
 from __future__ import annotations
 
+import json
+import os
+import time
+
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
@@ -33,6 +37,21 @@ class CellsNotVisible(RuntimeError):
         shown = "\n".join(f"  {cell}" for cell in missing[:20]) + (f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else "")
         super().__init__(f"{len(missing)} cell(s) computed by the Ray workers are not in the driver's cache folder {folder} "
                          f"(do the workers write to the same, shared folder?); the driver does not recompute them:\n{shown}")
+
+
+#: Environment variable naming a JSON-lines file: every cell run_grid assembles appends its wall-clock seconds
+#: (a cache hit costs about nothing), with the chapter named by ``MSPD_NOTEBOOK``; scripts/run_notebooks.py sets both.
+CELL_LOG_ENV = "MSPD_CELL_LOG"
+
+
+def log_cell(name: str, n: int, seconds: float) -> None:
+    """Append one cell's wall-clock seconds to the file ``MSPD_CELL_LOG`` names (nothing when unset)."""
+    path = os.environ.get(CELL_LOG_ENV)
+    if not path:
+        return
+    line = json.dumps({"notebook": os.environ.get("MSPD_NOTEBOOK", ""), "cell": name, "n": n, "seconds": round(seconds, 2)})
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
 
 
 def missing_cells(defenses: list[Defense], attacks: list[Attack], targets: list[str], data: ImageSet, zoo: Zoo,
@@ -92,12 +111,16 @@ def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str],
     cells = [(d, a, t) for d in chosen for a in attacks for t in targets]
     bar = tqdm(total=len(cells), desc="grid", disable=not progress)
     for d in chosen:
+        start = time.perf_counter()
         rel = released_images(d, data, zoo, eps, seed, device, batch_size, quantize, store)
+        log_cell(cell_name(d), len(data), time.perf_counter() - start)
         rkey = release_key(d, data, zoo, eps, seed, quantize, batch_size, device)
         for a in attacks:
             for t in targets:
                 bar.set_postfix_str(f"{d.name} | {a.name} | {t}")
+                start = time.perf_counter()
                 out = attack_outcomes(a, t, rel["x_eval"], data.y, rkey, zoo, seed, device, batch_size, store)
+                log_cell(cell_name(d, a, t), len(data), time.perf_counter() - start)
                 c = out["correct"].numpy().astype(bool)
                 acc = accuracy(c)
                 rows.append({

@@ -102,8 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     calibration = calibration_seconds()
     print(f"[notebooks] calibration: {calibration['seconds']:.1f} s for {calibration['workload']} ({cpu_model()})", flush=True)
     timings = {}
+    from mspd_core.grid import CELL_LOG_ENV
+
+    cell_log = out / f"cells-{args.profile}.jsonl"  # every grid cell's wall-clock seconds, by chapter
+    if not args.names:
+        cell_log.unlink(missing_ok=True)
+    os.environ[CELL_LOG_ENV] = str(cell_log)
     for name in names:
         print(f"[notebooks] {name} (profile {args.profile}) ...", flush=True)
+        os.environ["MSPD_NOTEBOOK"] = name
         timings[name] = run(name, args.profile, args.seed, args.device, args.timeout, out)
         print(f"[notebooks] {name} done in {timings[name]:.1f} s", flush=True)
     total = sum(timings.values())
@@ -112,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
               "total_s": round(total, 1), "total_calibration_units": round(total / unit, 1),
               "notebooks_calibration_units": {k: round(v / unit, 2) for k, v in timings.items()}}
     (out / f"timings-{args.profile}.json").write_text(json.dumps(record, indent=2))
+    if cell_log.exists():  # where the time went: the slowest cells of this run
+        cells = [json.loads(line) for line in cell_log.read_text().splitlines() if line.strip()]
+        for c in sorted(cells, key=lambda c: -c["seconds"])[:15]:
+            print(f"[notebooks]   {c['seconds']:7.1f} s  {c['notebook']}: {c['cell']} (n = {c['n']})")
     print(f"[notebooks] {len(names)} notebook(s), {total:.0f} s in all = {total / unit:.0f} calibration units "
           f"(1 unit = {unit:.1f} s here: {calibration['workload']})")
     return 0

@@ -52,6 +52,22 @@ def test_grid_shape_and_invariants(fake_zoo, data, tmp_path):
     assert table[table.defense != "No Pre."].p_vs_baseline.between(0, 1).all(), "paired test against No Pre. on every other row"
 
 
+def test_cell_log_names_every_cell_with_its_chapter(fake_zoo, data, tmp_path, monkeypatch):
+    import json
+
+    log = tmp_path / "cells.jsonl"
+    monkeypatch.setenv("MSPD_CELL_LOG", str(log))
+    monkeypatch.setenv("MSPD_NOTEBOOK", "table99")
+    run_grid(DEFENSES[:2], ATTACKS[:2], ["t1"], data, fake_zoo, cache=ResultCache(tmp_path / "c"), progress=False)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["cell"] for r in rows] == ["No Pre.", "No Pre. | clean | t1", "No Pre. | AA | t1",
+                                         "MSPD", "MSPD | clean | t1", "MSPD | AA | t1"]
+    assert all(r["notebook"] == "table99" and r["n"] == len(data) and r["seconds"] >= 0 for r in rows)
+    monkeypatch.delenv("MSPD_CELL_LOG")
+    run_grid(DEFENSES[:1], ATTACKS[:1], ["t1"], data, fake_zoo, cache=ResultCache(tmp_path / "c"), progress=False)
+    assert len(log.read_text().splitlines()) == 6, "no log without MSPD_CELL_LOG"
+
+
 def test_separability_reports_discordance_and_release_distance(fake_zoo, data, tmp_path):
     """Discordant images in both directions and how far apart the releases are; no discordance: 'cannot separate'."""
     from mspd_core import experiments as ex

@@ -16,7 +16,7 @@ Comparisons (``comparison``):
 - ``ordering``: every part must hold (intersection-union); parts are ``part_comparison``.
 
 Samples (``sample``): ``"large"`` = the profile's ``n_large`` images (claims that involve only
-MSPD, Fast Preemption, No Pre. and cheap ablations: 500 in the ``cpu`` profile);
+MSPD, Fast Preemption, No Pre. and cheap ablations: 250 in the ``cpu`` profile);
 ``"paired subset"`` = the profile's ``n_images`` (claims that need Bi-Level/UnAdv with 100
 outer iterations or other slow rows: 100 in the ``cpu`` profile).
 """
