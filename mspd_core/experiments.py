@@ -41,12 +41,14 @@ class Setup:
         return self.session.eps
 
     def grid(self, defenses: list[Defense], attacks: list[Attack], targets: list[str] | None = None, large: bool = False,
-             **kwargs) -> pd.DataFrame:
-        """run_grid on this set-up's paired subset (or, ``large=True``, the large sample), zoo, seed, device
-        and batch size (no progress bar: pages show results)."""
+             zoo: Zoo | None = None, **kwargs) -> pd.DataFrame:
+        """run_grid on this set-up's paired subset (or, ``large=True``, the large sample), zoo (or another one, e.g.
+        with another classifier: :func:`with_classifier`), seed, device and batch size (no progress bar: pages show
+        results)."""
         kwargs.setdefault("progress", False)
-        return run_grid(defenses, attacks, list(targets or self.zoo.targets[:1]), self.data_large if large else self.data,
-                        self.zoo, eps=self.eps, seed=self.session.seed, device=self.session.device,
+        zoo = zoo or self.zoo
+        return run_grid(defenses, attacks, list(targets or zoo.targets[:1]), self.data_large if large else self.data,
+                        zoo, eps=self.eps, seed=self.session.seed, device=self.session.device,
                         batch_size=self.profile.batch_size, **kwargs)
 
     def describe(self) -> str:
@@ -77,6 +79,43 @@ def choose(zoo: Zoo, target: str | None = None, backbone: str | None = None) -> 
             raise ValueError(f"unknown backbone {backbone!r}; valid backbones of the {zoo.source} zoo: {', '.join(zoo.backbones)}")
         bb = backbone
     return Zoo(zoo.classifier, bb, targets, zoo.backbones, zoo.source)
+
+
+def with_classifier(zoo: Zoo, classifier: str) -> Zoo:
+    """The zoo with another clean classifier C (the labeller; Fast Preemption's Table 5). Any model of the zoo's
+    source can label; unknown names list the valid ones."""
+    valid = list(dict.fromkeys((zoo.classifier,) + zoo.targets + zoo.backbones))
+    if classifier not in valid:
+        raise ValueError(f"unknown classifier {classifier!r}; valid models of the {zoo.source} zoo: {', '.join(valid)}")
+    return Zoo(classifier, zoo.backbone, zoo.targets, zoo.backbones, zoo.source)
+
+
+def transfer_victims(zoo: Zoo) -> list[str]:
+    """Fast Preemption Table 6's two unseen victims: the main target and one of another kind (an attention model
+    where the zoo has one, as the paper's XCiT-L12 is beside its convolutional victim; else the separation target,
+    else the second target)."""
+    from .zoo import spec
+
+    others = [t for t in zoo.targets if t != zoo.main_target]
+    if not others:
+        raise ValueError(f"the {zoo.source} zoo has one target; Table 6 needs two victims")
+    attention = [t for t in others if any(k in spec(t).arch.lower() for k in ("vit", "xcit", "swin", "deit"))]
+    second = attention[0] if attention else (zoo.separation_target if zoo.separation_target in others else others[0])
+    return [zoo.main_target, second]
+
+
+def backbone_robustness(zoo: Zoo, measured: pd.Series) -> tuple[pd.Series, str]:
+    """Each backbone's own robust accuracy, to name the most and least robust (Fast Preemption Table 6): the
+    embedded zoo manifest's PGD-20 accuracy (1,000 held-out images, measured when the model was trained, so the
+    choice does not use the page's outcomes) where every backbone has one, else ``measured`` (the page's own
+    PGD accuracy of each backbone on the original images). Returns the series and a sentence saying which."""
+    from .zoo.registry import read_manifest
+
+    listed = read_manifest()
+    known = {b: listed[b]["eval"]["pgd20_acc"] for b in zoo.backbones if "pgd20_acc" in listed.get(b, {}).get("eval", {})}
+    if len(known) == len(zoo.backbones):
+        return pd.Series(known), "PGD-20 accuracy in the zoo manifest (1,000 held-out images, measured at training time)"
+    return measured.loc[list(zoo.backbones)], "PGD accuracy of each backbone itself on this page's original images"
 
 
 def setup(session: Session) -> Setup:
@@ -123,8 +162,10 @@ def mspd(name: str = "MSPD", labels: str = "decouple", **params) -> Defense:
     return Defense(name, "mcgs", params, labels=labels)
 
 
-def fast_preemption(name: str = "Fast Preemption", labels: str = "decouple", **params) -> Defense:
-    return Defense(name, "fast_preemption", params, labels=labels)
+def fast_preemption(name: str = "Fast Preemption", labels: str = "decouple", backbone: str | None = None, **params) -> Defense:
+    """Fast Preemption with its paper's defaults unless overridden (forward_steps, backward_steps, n_samples, eta, ...),
+    via the zoo's backbone or ``backbone``."""
+    return Defense(name, "fast_preemption", params, labels=labels, backbone=backbone)
 
 
 def unadv(epochs: int, name: str | None = None, labels: str = "couple") -> Defense:

@@ -319,3 +319,17 @@ def test_a_changed_decision_field_is_detected(tmp_path, monkeypatch):
     assert entry["changed"] == ["t4_speed"] and not any(history.pending(history.load(path)).values())
     with pytest.raises(ValueError, match="reason"):
         history.add_entry(" ", path=path)
+
+
+def test_every_claim_names_its_paper_and_the_summary_groups_by_paper():
+    from mspd_core.claims.registry import PAPERS, paper_of
+
+    assert {paper_of(s.source) for s in REGISTRY.values()} <= set(PAPERS)
+    assert paper_of("Fast Preemption Table 9") == "Fast Preemption" and paper_of("MSPD Lemma 4 / Table X") == "MSPD"
+    with pytest.raises(ValueError, match="names none of the papers"):
+        paper_of("Some Other Paper Table 1")
+    rows = [{"key": k, "source": REGISTRY[k].source} for k in ("fp1_vs_none", "t4_clean", "fp_speed", "t4_speed")]
+    groups = claims.by_paper(rows)
+    assert list(groups) == ["MSPD", "Fast Preemption"]
+    assert [r["key"] for r in groups["MSPD"]] == ["t4_clean", "t4_speed"]  # registry order within a paper
+    assert [r["key"] for r in groups["Fast Preemption"]] == ["fp_speed", "fp1_vs_none"]

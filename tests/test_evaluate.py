@@ -197,3 +197,33 @@ def test_attack_budget_is_around_its_input(method, data):
     x_adv = evaluate.ATTACK_METHODS[method](model, x_p, data.y, eps=eps, seed=0, **params)
     assert (x_adv - x_p).abs().max() <= eps + 1e-6
     assert x_adv.min() >= 0 and x_adv.max() <= 1
+
+
+def test_zoo_helpers_for_fast_preemption_tables():
+    from mspd_core import experiments as ex
+    from mspd_core.zoo.registry import zoo_for
+
+    zoo = zoo_for("embedded")
+    swapped = ex.with_classifier(zoo, zoo.backbone)
+    assert swapped.classifier == zoo.backbone and swapped.targets == zoo.targets and swapped.backbone == zoo.backbone
+    with pytest.raises(ValueError, match="valid models"):
+        ex.with_classifier(zoo, "no-such-model")
+    victims = ex.transfer_victims(zoo)
+    assert victims[0] == zoo.main_target and victims[1] in zoo.targets and victims[1] != victims[0]
+    with pytest.raises(ValueError, match="one target"):
+        ex.transfer_victims(Zoo("clf", "bb", ("t1",), ("bb",), "test"))
+
+
+def test_backbone_robustness_comes_from_the_manifest_not_the_page():
+    import pandas as pd
+
+    from mspd_core import experiments as ex
+    from mspd_core.zoo.registry import zoo_for
+
+    zoo = zoo_for("embedded")
+    page = pd.Series({b: 50.0 for b in zoo.backbones})  # what a page measured: ignored when the manifest has all
+    rob, basis = ex.backbone_robustness(zoo, page)
+    assert "manifest" in basis and set(rob.index) == set(zoo.backbones) and rob.idxmin() == "bb-preact-std"
+    other = Zoo("clf", "bb", ("t1",), ("bb", "bb2"), "test")
+    rob, basis = ex.backbone_robustness(other, pd.Series({"bb": 10.0, "bb2": 20.0, "t1": 5.0}))
+    assert "this page" in basis and rob.idxmax() == "bb2" and list(rob.index) == ["bb", "bb2"]

@@ -6,9 +6,10 @@ them back with ``load_all()``. Claims live next to the executed notebooks
 (``$MSPD_CLAIMS_DIR``, set by ``scripts/run_notebooks.py``), so the summary can only show what
 this build computed.
 """
-from .engine import (SIZES, VERDICTS, Outcome, check, claims_dir, format_effect, load_all, multiplicity, paired_values,
-                     record, summary_counts, table)
-from .registry import REGISTRY, ClaimSpec, bilevel_pass_ratio, claim_target, claims_of, get_spec
+from .engine import (SIZES, VERDICTS, Outcome, by_paper, check, claims_dir, format_effect, load_all, multiplicity,
+                     paired_values, record, summary_counts, table)
+from .registry import PAPERS, REGISTRY, ClaimSpec, bilevel_pass_ratio, claim_target, claims_of, get_spec, paper_of
 
-__all__ = ["SIZES", "multiplicity", "VERDICTS", "Outcome", "check", "claims_dir", "format_effect", "load_all", "paired_values", "record",
-           "summary_counts", "table", "REGISTRY", "ClaimSpec", "bilevel_pass_ratio", "claim_target", "claims_of", "get_spec"]
+__all__ = ["SIZES", "multiplicity", "VERDICTS", "Outcome", "by_paper", "check", "claims_dir", "format_effect", "load_all",
+           "paired_values", "record", "summary_counts", "table", "PAPERS", "REGISTRY", "ClaimSpec", "bilevel_pass_ratio",
+           "claim_target", "claims_of", "get_spec", "paper_of"]

@@ -35,7 +35,7 @@ import numpy as np
 from ..paths import PROJECT_ROOT
 from ..profiles import get_profile
 from . import stats
-from .registry import ClaimSpec, get_spec
+from .registry import PAPERS, REGISTRY, ClaimSpec, get_spec, paper_of
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not testable here")
 SIZES = ("consistent", "smaller", "larger", "mixed", "not stated", "not testable here")
@@ -344,6 +344,16 @@ def format_effect(d: dict) -> str:
     unit = d.get("unit", "")
     digits = 1 if unit == "points" else 3
     return f"{e:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}] {unit}".strip() + tag
+
+
+def by_paper(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    """Recorded outcomes grouped by the paper that makes the claim (:data:`registry.PAPERS` order), each group in
+    registry order; papers with no recorded claim are left out."""
+    order = {k: i for i, k in enumerate(REGISTRY)}
+    groups: dict[str, list[dict]] = {p: [] for p in PAPERS}
+    for r in sorted(rows, key=lambda r: order.get(r["key"], len(order))):
+        groups[paper_of(r["source"])].append(r)
+    return {p: g for p, g in groups.items() if g}
 
 
 def summary_counts(rows: Sequence[dict], axis: str = "verdict") -> dict[str, int]:
