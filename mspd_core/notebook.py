@@ -68,6 +68,9 @@ def start(profile: str, seed: int = 0, device: str = "auto", *, n_images: int | 
     prof = get_profile(profile, **overrides)
     if prof.n_images > prof.n_large:
         prof = get_profile(profile, **{**overrides, "n_large": prof.n_images})
+    smallest = min(prof.n_images, prof.n_large)
+    if smallest < 2 * prof.batch_size:  # time-ratio claims need two per-batch timings or more on every sample
+        prof = get_profile(profile, **{**overrides, "n_large": prof.n_large, "batch_size": max(1, smallest // 2)})
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     for name, value in (("target", target), ("backbone", backbone)):

@@ -40,7 +40,7 @@ PROFILES: dict[str, Profile] = {
         description="seconds per notebook; CI runs every notebook with it",
     ),
     "cpu": Profile(
-        name="cpu", zoo="embedded", n_images=50, n_large=250, batch_size=50, baseline_epochs=100,
+        name="cpu", zoo="embedded", n_images=50, n_large=250, batch_size=25, baseline_epochs=100,
         autoattack_version="custom", autoattack_attacks=("apgd-ce", "apgd-dlr"),
         square_queries=1000, eot_samples=5, aa_rand_eot=2, aa_iterations=None, aa_target_classes=None, pgd_steps=20, n_targets=None,
         description="embedded zoo on a 2-core CPU, no network; the published book",

@@ -93,6 +93,8 @@ def test_chapter_parameters_are_validated():
         start("smoke", n_images=1)
     session = start("smoke", n_images=30, eps=4 / 255)
     assert session.profile.n_images == 30 and session.profile.n_large == 30 and session.eps == 4 / 255
+    small = start("cpu", n_images=20).profile  # fewer images than two of the profile's batches: smaller batches
+    assert small.n_images == 20 and small.batch_size == 10 and small.n_large == get_profile("cpu").n_large
     zoo = Zoo("c", "b", ("t1", "t2"), ("b", "b2"), "test")
     with pytest.raises(ValueError, match="valid targets of the test zoo: t1, t2"):
         ex.choose(zoo, target="nope")
@@ -119,3 +121,12 @@ def test_a_reader_reruns_a_chapter_with_other_parameters(tmp_path, cifar_root, m
     assert claim["n"] == 12
     assert "Target: `tg-cnn-pgd`" in out.read_text()
     assert main(["notebook", "table15_attack_budget", "-p", "nonsense", "1", "-o", str(out)]) == 2
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_every_sample_has_at_least_two_batches(name):
+    """Time-ratio claims compare per-batch seconds (Welch t on logs): each sample must span two batches or more.
+    (The cpu book of 2026-12-02 stopped at Table IV when the paired subset shrank to one batch.)"""
+    p = get_profile(name)
+    assert p.n_images >= 2 * p.batch_size, f"{name}: {p.n_images} paired images in batches of {p.batch_size}"
+    assert p.n_large >= 2 * p.batch_size, f"{name}: {p.n_large} large-sample images in batches of {p.batch_size}"
