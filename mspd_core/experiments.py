@@ -218,6 +218,12 @@ def pgd(profile: Profile, eps: float = LINF_EPS, name: str | None = None) -> Att
     return Attack(name or f"PGD-{profile.pgd_steps}", "pgd", {"eps": eps, "steps": profile.pgd_steps})
 
 
+def many_targets_attack(profile: Profile) -> Attack:
+    """The robust column of the every-target tables (MSPD Table VII, Fast Preemption Table 8), named "robust":
+    AutoAttack under the standard version (``paper``), PGD where the profile runs a cheaper AutoAttack subset."""
+    return autoattack(profile, "Linf", name="robust") if profile.autoattack_version == "standard" else pgd(profile, name="robust")
+
+
 def describe_attack(attack: Attack) -> str:
     """One line saying exactly which attack configuration ran."""
     p = attack.params
@@ -351,6 +357,12 @@ def separability(table: pd.DataFrame, reference: str, others: list[str], attacks
                                             "no: the same robust set; this comparison cannot separate the two defenses "
                                             "on this target, whatever n")})
     return pd.DataFrame(rows)
+
+
+def target_average_difference(table: pd.DataFrame, a: str, b: str, targets: list[str], attack: str = "robust") -> np.ndarray:
+    """Per image, the share of ``targets`` that defense ``a``'s release keeps correct minus ``b``'s, in points (the
+    unit the every-target claims bootstrap over images: MSPD Table VII, Fast Preemption Table 8)."""
+    return 100 * np.mean([outcomes(table, a, attack, t).astype(float) - outcomes(table, b, attack, t) for t in targets], axis=0)
 
 
 def batch_times(table: pd.DataFrame, defense: str) -> np.ndarray:
