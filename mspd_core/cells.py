@@ -30,7 +30,10 @@ from torch import Tensor, nn
 
 from . import __version__, attacks as attack_lib
 from .data import ImageSet
-from .defenses import bilevel, defense_labels, fast_preemption, mcgs, predict, unadv, unadv_bilevel_cascade
+from .defenses.bilevel_l2 import bilevel_l2
+from .smoothed_classifier import randomized_pgd_l2, smoothed_predict
+from .whitebox_bilevel import bilevel_whitebox
+from .defenses import a5, bilevel, defense_labels, fast_preemption, mcgs, predict, unadv, unadv_bilevel_cascade
 from .metrics import l2_distance, linf_distance, lpips_distance, ssim
 from .paths import cache_dir
 from .reversion import jpeg, preemptive_reversion
@@ -51,7 +54,12 @@ DEFENSE_METHODS: dict[str, Callable[..., Tensor]] = {
     "unadv": unadv,
     "bilevel": bilevel,
     "cascade": unadv_bilevel_cascade,
+    "a5": a5,
+    "bilevel_l2": bilevel_l2,
 }
+
+#: Defense methods whose ball is L2 (their releases stay in floating point: :func:`released_images`).
+L2_DEFENSE_METHODS = frozenset({"bilevel_l2"})
 
 #: Attack methods by name; each is ``attack(target, x, y, eps=..., seed=..., **params) -> x_adv``.
 ATTACK_METHODS: dict[str, Callable[..., Tensor]] = {
@@ -62,6 +70,8 @@ ATTACK_METHODS: dict[str, Callable[..., Tensor]] = {
     "square": attack_lib.square,
     "eot_pgd": attack_lib.eot_pgd,
     "transfer": attack_lib.transfer,
+    "randomized_pgd_l2": randomized_pgd_l2,
+    "bilevel_whitebox": bilevel_whitebox,
 }
 
 
@@ -99,12 +109,16 @@ class Defense:
 
 @dataclass(frozen=True)
 class Attack:
-    """One attack configuration; ``method`` "none" measures clean accuracy on the released images."""
+    """One attack configuration; ``method`` "none" measures clean accuracy on the released images. With
+    ``smoothed_sigma`` the target is the smoothed classifier of the target model (Cohen et al.): predictions are
+    majority votes over ``smoothed_votes`` Gaussian draws of that std."""
 
     name: str
     method: str = "none"
     params: dict = field(default_factory=dict)
     surrogate: str | None = None
+    smoothed_sigma: float | None = None
+    smoothed_votes: int = 50
 
 
 def cell_name(defense: Defense, attack: Attack | None = None, target: str | None = None) -> str:
@@ -308,6 +322,10 @@ def released_images(defense: Defense, data: ImageSet, zoo: Zoo, eps: float = 8 /
                     device: str | torch.device = "cpu", batch_size: int = 100, quantize: bool = True,
                     cache: ResultCache | None = None) -> dict:
     """Released (and post-processed) images of one defense with quality metrics and seconds per image; cached."""
+    if quantize and defense.method in L2_DEFENSE_METHODS:
+        raise ValueError(f"{defense.name}: an L2 defense's release cannot be quantised to 8 bits here (the 8-bit release "
+                         "keeps an L-inf ball; rounding can move an image up to 0.11 in L2 out of its ball): pass "
+                         "quantize=False")
     cache = cache or ResultCache()
     key = release_key(defense, data, zoo, eps, seed, quantize, batch_size, device)
     hit = cache.get(key)
@@ -363,7 +381,11 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
             x_adv = ATTACK_METHODS[attack.method](model, xb, yb, seed=seed + i, **attack.params, **extra)
         else:
             raise ValueError(f"unknown attack method {attack.method!r}; known: none, {', '.join(ATTACK_METHODS)}")
-        correct.append((predict(model, x_adv) == yb).cpu())
+        if attack.smoothed_sigma is None:
+            pred = predict(model, x_adv)
+        else:
+            pred = smoothed_predict(model, x_adv, attack.smoothed_sigma, attack.smoothed_votes, seed=seed + 104729 + i)
+        correct.append((pred == yb).cpu())
     result = {"correct": torch.cat(correct), "seconds": time.perf_counter() - start}
     cache.put(key, result)
     return result

@@ -13,10 +13,11 @@ import pandas as pd
 
 from .attacks import IMAGENET_EPS, L2_EPS, LINF_EPS
 from .data import DataUnavailableError, ImageSet, evaluation_subset, imagenet_subset
-from .evaluate import NO_DEFENSE, Attack, Defense, ResultCache, run_grid
+from .evaluate import NO_DEFENSE, Attack, Defense, ResultCache, released_images, run_grid
 from .notebook import Session
 from .paths import PROJECT_ROOT
 from .profiles import Profile
+from .zoo.recipes import A5_CERTIFIED_MODEL
 from .zoo.registry import ModelUnavailableError, Zoo, load_cached, zoo_for
 
 PAPER_TABLES = PROJECT_ROOT / "data" / "paper_tables"
@@ -46,10 +47,18 @@ class Setup:
         with another classifier: :func:`with_classifier`), seed, device and batch size (no progress bar: pages show
         results)."""
         kwargs.setdefault("progress", False)
+        kwargs.setdefault("eps", self.eps)
         zoo = zoo or self.zoo
         return run_grid(defenses, attacks, list(targets or zoo.targets[:1]), self.data_large if large else self.data,
-                        zoo, eps=self.eps, seed=self.session.seed, device=self.session.device,
+                        zoo, seed=self.session.seed, device=self.session.device,
                         batch_size=self.profile.batch_size, **kwargs)
+
+    def released(self, defense: Defense, large: bool = False, quantize: bool = True) -> dict:
+        """One defense's released images on this set-up's paired subset (or large sample), as the grid made them
+        (:func:`~mspd_core.cells.released_images`: a cache hit after :meth:`grid` with the same ``quantize``)."""
+        return released_images(defense, self.data_large if large else self.data, self.zoo, eps=self.eps,
+                               seed=self.session.seed, device=self.session.device, batch_size=self.profile.batch_size,
+                               quantize=quantize)
 
     def describe(self) -> str:
         z, p = self.zoo, self.profile
@@ -168,6 +177,30 @@ def fast_preemption(name: str = "Fast Preemption", labels: str = "decouple", bac
     return Defense(name, "fast_preemption", params, labels=labels, backbone=backbone)
 
 
+def a5(name: str = "A5", labels: str = "decouple", **params) -> Defense:
+    """A5 (Frosio & Kautz 2023) through the zoo's certified model (:data:`~mspd_core.zoo.recipes.A5_CERTIFIED_MODEL`),
+    with the labels every other preemptive defense of the table gets (the clean classifier's)."""
+    return Defense(name, "a5", params, labels=labels, backbone=A5_CERTIFIED_MODEL)
+
+
+def a5_certificates(setup: Setup, defense: Defense) -> pd.DataFrame:
+    """What A5 optimises, measured: the IBP-certified margin of the true class over the eps-ball on A5's certified
+    model, for the original images and for ``defense``'s releases (mean, and the share with margin > 0)."""
+    import torch
+
+    from .bounds import certified_margin
+
+    model = load_cached(defense.backbone or A5_CERTIFIED_MODEL, setup.session.device)
+    y = setup.data.y.to(setup.session.device)
+    rows = {}
+    for name, x in (("originals", setup.data.x), (f"{defense.name} releases", setup.released(defense)["x_eval"])):
+        with torch.no_grad():
+            margin = certified_margin(model, x.to(setup.session.device), y, setup.eps).cpu()
+        rows[name] = {"mean certified margin": round(float(margin.mean()), 3),
+                      "certified (%)": round(100 * float((margin > 0).float().mean()), 1), "n": len(margin)}
+    return pd.DataFrame(rows).T.astype({"n": int})
+
+
 def unadv(epochs: int, name: str | None = None, labels: str = "couple") -> Defense:
     """UnAdv with ``epochs`` outer iterations (coupled labels, as in the Bi-Level code)."""
     return Defense(name or f"UnAdv ({epochs})", "unadv", {"epochs": epochs}, labels=labels)
@@ -262,7 +295,7 @@ def paper_table(name: str) -> pd.DataFrame:
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in PAPER_TABLES.glob("*.csv")))
         raise ValueError(f"unknown paper table {name!r}; known: {known}")
-    return pd.read_csv(path)
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])  # "None" is a row label (No Pre.), not missing
 
 
 def acc_cell(acc: float, lo: float, hi: float) -> str:
@@ -379,3 +412,146 @@ def timing_note(*tables: pd.DataFrame) -> str:
     """Where the defense timings on a page were measured (this build, or cached from another)."""
     seen = list(dict.fromkeys(v for t in tables if "timed" in t for v in t.timed))
     return "Defense timings: " + "; ".join(seen) + "." if seen else ""
+
+
+# ---- the Bi-Level paper's own part (issue 25) ------------------------------------------------------
+
+def bilevel_part_model(name: str | None, role: str, default: str) -> str:
+    """A model of the Bi-Level part by role ("adv": an adversarially trained target; "preemptive"; "smoothed"):
+    ``default`` when ``name`` is None; a name of another role fails with the valid names."""
+    from .zoo.registry import EMBEDDED_MODELS, available_embedded
+
+    if role == "adv":
+        valid = [n for n in available_embedded("target") if EMBEDDED_MODELS[n].training in ("fgsm_rs", "pgd")]
+    else:
+        valid = available_embedded(role)
+    chosen = default if name is None else name
+    if chosen not in valid:
+        kind = {"adv": "adversarially trained", "preemptive": "preemptively robust", "smoothed": "Gaussian-noise (smoothed)"}
+        raise ValueError(f"{chosen!r} is not a trained {kind.get(role, role)} model of the embedded zoo; valid: "
+                         f"{', '.join(valid) or 'none (run `make zoo`)'}")
+    return chosen
+
+
+def single_model_zoo(zoo: Zoo, model: str) -> Zoo:
+    """The Bi-Level paper's setting: one classifier both robustifies (as the defender's model) and is attacked."""
+    return Zoo(zoo.classifier, model, (model,), (model,), zoo.source)
+
+
+def bilevel_l2(epochs: int, name: str = "Bi-Level", sigma: float | None = None, noise_samples: int = 5,
+               inner_steps: int = 10) -> Defense:
+    """Bi-Level in the L2 ball (projected gradient descent; on the smoothed soft classifier with ``sigma``), with the
+    robustified model's own predictions as labels (the paper's defender owns the classifier)."""
+    params = {"epochs": epochs, "inner_steps": inner_steps}
+    if sigma is not None:
+        params.update(sigma=sigma, noise_samples=noise_samples)
+    return Defense(name, "bilevel_l2", params, labels="couple")
+
+
+def bilevel_inner_attack() -> dict:
+    """The L-inf Bi-Level's inner attack settings (its keyword defaults: PGD-20, step 2/255), for the white-box
+    adversary that reverses it."""
+    import inspect
+
+    from .defenses.bilevel import bilevel as bilevel_method
+
+    defaults = inspect.signature(bilevel_method).parameters
+    return {"inner_steps": defaults["inner_steps"].default, "inner_alpha": defaults["inner_alpha"].default}
+
+
+def bilevel_whitebox_attack(profile: Profile, norm: str, eps: float, inner_steps: int, sigma: float | None = None,
+                            name: str | None = None, inner_alpha: float | None = None) -> Attack:
+    """The Bi-Level paper's adaptive white-box adversary (Algorithms 3-4: reconstruct with the robustification's
+    iterations and inner steps, then PGD over the eps_f sweep); on the smoothed classifier with ``sigma``."""
+    params = {"eps": eps, "norm": norm, "epochs": profile.bl_epochs, "inner_steps": inner_steps,
+              "steps": profile.pgd_steps}
+    if sigma is not None:
+        params.update(sigma=sigma)
+    if inner_alpha is not None:
+        params.update(inner_alpha=inner_alpha)
+    return Attack(name or f"white-box PGD-{profile.pgd_steps}", "bilevel_whitebox", params, smoothed_sigma=sigma)
+
+
+def randomized_pgd(profile: Profile, sigma: float, eps: float = L2_EPS, restarts: int = 1, name: str | None = None) -> Attack:
+    """Randomized PGD-L2 on the smoothed classifier (Salman et al.; 5 noise samples per step), ``restarts`` starts."""
+    label = name or (f"PGD-{profile.pgd_steps}" + (f" x {restarts} restarts" if restarts > 1 else ""))
+    return Attack(label, "randomized_pgd_l2", {"eps": eps, "sigma": sigma, "m": 5, "steps": profile.pgd_steps,
+                                               "restarts": restarts}, smoothed_sigma=sigma)
+
+
+def certified_table(setup: Setup, defenses: list[Defense], zoo: Zoo, sigma: float, radius: float,
+                    eps: float) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, tuple]]:
+    """CERTIFY (Cohen et al.; the profile's n0 and n, alpha 0.001) on each defense's released images through the
+    smoothed classifier of ``zoo``'s model: clean (certified prediction correct) and certified accuracy at L2
+    ``radius`` (abstentions wrong), with 95% Wilson CIs. Returns the table, each defense's certified outcomes and
+    each defense's CERTIFY result (predicted class or -1, certified radius) per image."""
+    from .metrics import accuracy
+    from .smoothed_classifier import certified_outcomes, certify
+
+    p, dev = setup.profile, setup.session.device
+    model = load_cached(zoo.backbone, dev)
+    rows, outcomes, results = [], {}, {}
+    for d in defenses:
+        rel = released_images(d, setup.data, zoo, eps=eps, seed=setup.session.seed, device=dev,
+                              batch_size=p.batch_size, quantize=False)
+        pred, rad = certify(model, rel["x_eval"].to(dev), sigma, n0=p.certify_n0, n=p.certify_n, seed=setup.session.seed)
+        y = setup.data.y
+        clean = certified_outcomes(pred, rad, y, 0.0).numpy()
+        cert = certified_outcomes(pred, rad, y, radius).numpy()
+        outcomes[d.name] = cert
+        results[d.name] = (pred, rad)
+        for label, o in (("clean (certified prediction)", clean), (f"certified at r = {radius:g}", cert)):
+            acc = accuracy(o)
+            rows.append({"defense": d.name, "attack": label, "acc": 100 * acc.value, "ci_low": 100 * acc.low,
+                         "ci_high": 100 * acc.high, "n": acc.n})
+    return pd.DataFrame(rows), outcomes, results
+
+
+def pgd_l2_attack(profile: Profile, eps: float = L2_EPS) -> Attack:
+    """PGD-``pgd_steps`` in the L2 ball (torchattacks PGDL2, step 2.5 eps / steps, random start)."""
+    return Attack(f"PGD-{profile.pgd_steps} L2", "pgd_l2", {"eps": eps, "steps": profile.pgd_steps})
+
+
+def noise_sigma(model: str) -> float:
+    """The Gaussian-noise std a smoothed model of the zoo was trained with (its recipe): its smoothed classifier's."""
+    from .zoo.recipes import RECIPES
+
+    sigma = RECIPES[model].noise_sigma if model in RECIPES else 0.0
+    if not sigma:
+        raise ValueError(f"{model!r} was not trained with Gaussian noise; it has no smoothed classifier here")
+    return sigma
+
+
+def model_rows(tables: dict[str, pd.DataFrame], labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per (model, defense) from per-model grids: accuracy [95% CI] per attack (columns renamed by ``labels``)."""
+    parts = []
+    for model, t in tables.items():
+        view = pivot_accuracy(t).rename(columns=labels or {})
+        view.index = pd.MultiIndex.from_tuples([(model, d) for d in view.index], names=["model", "preempt."])
+        parts.append(view)
+    return pd.concat(parts)
+
+
+def bilevel_paper_rows(name: str, models: dict[str, str], preempt: dict[str, str]) -> pd.DataFrame:
+    """A Bi-Level paper table indexed like :func:`model_rows`: its "model" column renamed by ``models`` (e.g.
+    ADV -> our ADV model) and its "preempt" column by ``preempt`` (None -> No Pre., Ours -> Bi-Level)."""
+    paper = paper_table(name)
+    if "model" not in paper.columns:
+        paper = paper.assign(model=next(iter(models)))
+    paper = paper.assign(model=paper.model.map(models), preempt=paper.preempt.map(preempt))
+    return paper.set_index(["model", "preempt"]).rename_axis(["model", "preempt."])
+
+
+def discordance(a: np.ndarray, b: np.ndarray, label_a: str, label_b: str) -> dict:
+    """Images only ``a`` gets right and only ``b`` gets right (a paired comparison can separate the two only where
+    these are not both zero)."""
+    return {f"only {label_a} correct": int((a & ~b).sum()), f"only {label_b} correct": int((~a & b).sum()), "n": int(a.size)}
+
+
+def tidy_model_rows(tables: dict[str, pd.DataFrame], labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per-model grids as one tidy frame for plots: row ("model / defense"), attack (renamed by ``labels``), acc and
+    its 95% interval."""
+    parts = [t.assign(row=[f"{m} / {d}" for d in t.defense]) for m, t in tables.items()]
+    frame = pd.concat(parts, ignore_index=True)
+    frame["attack"] = frame.attack.map(lambda a: (labels or {}).get(a, a))
+    return frame[["row", "attack", "acc", "ci_low", "ci_high"]]

@@ -108,6 +108,47 @@ def accuracy_bars(table, attack: str, title: str = ""):
     plt.show()
 
 
+def accuracy_dots(panels: dict[str, "pd.DataFrame"]):
+    """One panel per title: each row's accuracy per attack as dots with 95% intervals (tidy frames with columns
+    row, attack, acc, ci_low, ci_high; e.g. :func:`mspd_core.experiments.tidy_model_rows`)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.4), sharey=False, squeeze=False)
+    for ax, (title, frame) in zip(axes[0], panels.items()):
+        order = list(dict.fromkeys(frame.row))
+        attacks = list(dict.fromkeys(frame.attack))
+        for i, attack in enumerate(attacks):
+            part = frame[frame.attack == attack]
+            pos = [order.index(r) + 0.6 * (i - (len(attacks) - 1) / 2) / max(1, len(attacks)) for r in part.row]
+            ax.errorbar(part.acc, pos, xerr=[part.acc - part.ci_low, part.ci_high - part.acc], fmt="o", capsize=3,
+                        label=attack)
+        ax.set_yticks(range(len(order)), order, fontsize=8)
+        ax.set(title=title, xlabel="accuracy (%), 95% CI", xlim=(0, 100))
+        ax.invert_yaxis()
+        ax.legend(fontsize=7, loc="lower left")
+    plt.tight_layout()
+    plt.show()
+
+
+def certified_accuracy_curves(results: dict[str, tuple], y, max_radius: float, marked: float | None = None):
+    """Certified accuracy against L2 radius (Cohen et al.'s plot): per defense, the share of images CERTIFY
+    classifies correctly with a radius >= r (abstentions wrong), up to the largest radius its n can certify."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    grid = torch.linspace(0, max_radius, 100)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for name, (pred, radius) in results.items():
+        right = pred == y.cpu()
+        ax.plot(grid, [100 * float((right & (radius >= r)).float().mean()) for r in grid], label=name)
+    if marked is not None:
+        ax.axvline(marked, ls="--", c="grey", lw=0.8, label=f"r = {marked:g}")
+    ax.set(xlabel="L2 radius r", ylabel="certified accuracy (%)", ylim=(0, 100))
+    ax.legend(fontsize=8)
+    plt.tight_layout()
+    plt.show()
+
+
 #: One colour per direction verdict, shared by the summary's table, count bars and forest plot.
 VERDICT_COLOURS = {"reproduced": "#2e7d32", "contradicted": "#c62828", "inconclusive": "#f9a825", "not testable here": "#9e9e9e"}
 VERDICT_BACKGROUNDS = {"reproduced": "#d4edda", "contradicted": "#f8d7da", "inconclusive": "#fff3cd", "not testable here": "#e2e3e5"}

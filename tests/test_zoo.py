@@ -106,7 +106,7 @@ def test_robustbench_weights_missing_offline_is_clear(tmp_path, monkeypatch):
 def test_every_recipe_is_registered():
     assert set(RECIPES) <= set(registry.EMBEDDED_MODELS)
     roles = {registry.spec(n).role for n in RECIPES}
-    assert roles == {"classifier", "backbone", "target"}
+    assert roles == {"classifier", "backbone", "target", "preemptive", "smoothed", "certified"}
 
 
 @pytest.mark.parametrize("name", list(registry.read_manifest()))

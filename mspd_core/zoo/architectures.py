@@ -130,7 +130,28 @@ class TinyViT(nn.Module):
         return self.head(self.norm(self.encoder(tokens)).mean(dim=1))
 
 
+class MLP(nn.Module):
+    """A fully connected ReLU network on the flattened image: the kind of model bound propagation certifies.
+
+    ``layers`` holds only ``nn.Linear`` and ``nn.ReLU`` (what ``bound-propagation`` bounds); flattening
+    is outside it, so ``model.layers`` is the function whose output bounds A5 maximises (no input
+    normalisation: inputs are [0, 1] pixels, the eps-ball is in pixel units)."""
+
+    def __init__(self, hidden: tuple[int, ...] = (256, 256), num_classes: int = 10, in_features: int = 3 * 32 * 32) -> None:
+        super().__init__()
+        sizes = (in_features, *hidden)
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        layers.append(nn.Linear(sizes[-1], num_classes))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x.flatten(1))
+
+
 ARCHITECTURES = {
+    "mlp": MLP,
     "plain_cnn": PlainCNN,
     "mini_preact_resnet": MiniPreActResNet,
     "airnet": AirNet,

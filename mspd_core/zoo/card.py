@@ -36,6 +36,21 @@ PGD-20 (L-inf, eps 8/255, step 2/255, torchattacks) against the model itself.
 """
 
 
+def training_detail(recipe: dict, evaluation: dict) -> str:
+    """What the training column adds per recipe kind: PGD steps, robustification steps, noise, certified accuracy."""
+    kind = recipe["training"]
+    if kind == "pgd":
+        return f" ({recipe['attack_steps']} steps)"
+    if kind == "prt_fgsm_rs":
+        return f" ({recipe.get('robustify_steps', 0)} robustification steps)"
+    if kind == "gaussian":
+        return f" (sigma {recipe.get('noise_sigma', 0):g})"
+    if kind == "ibp" and "certified_acc" in evaluation:
+        c = evaluation["certified_acc"]
+        return f" (certified at 8/255: {c['ibp']:.1f}% by IBP, {c['crown']:.1f}% by CROWN)"
+    return ""
+
+
 def render() -> str:
     man = read_manifest()
     lines = [INTRO, "| model | role | architecture | params | training | epochs (kept) | precision | train images | minutes | clean % | PGD-20 % | what it is |",
@@ -47,7 +62,7 @@ def render() -> str:
         e = man[name]
         rec = e["recipe"]
         lines.append(f"| `{name}` | {e['role']} | {e['arch']} {e['arch_kwargs']} | {e['params']:,} | {rec['training']}"
-                     f"{' (' + str(rec['attack_steps']) + ' steps)' if rec['training'] == 'pgd' else ''} | {rec['epochs']} "
+                     f"{training_detail(rec, e['eval'])} | {rec['epochs']} "
                      f"({e.get('selected_epoch') or 'last'}) | {rec.get('precision', 'fp32')} | "
                      f"{rec['train_subset'] or 50000:,} | {e['train_minutes']:.1f} | {e['eval']['clean_acc']:.1f} | "
                      f"{e['eval']['pgd20_acc']:.1f} | {r.description} |")
@@ -59,6 +74,16 @@ def render() -> str:
                  "\"Kept\" is the epoch whose checkpoint was saved: the best validation accuracy (PGD-10 for "
                  "adversarial recipes, clean otherwise) on 500 test images disjoint from the 1,000 above "
                  "(early stopping, Rice et al. 2020), or the last epoch.\n")
+    lines.append("The Bi-Level paper's part (issue 25) and A5 (issue 24) add models no table iterates over (roles "
+                 "`preemptive`, `smoothed`, `certified`): `bl-cnn-prt` is `tg-cnn-fgsm`'s recipe and seed with the "
+                 "Bi-Level paper's Algorithm 2 added (each training image first robustified by 2 signed descent steps "
+                 "of the ground-truth cross-entropy inside the 8/255 ball, then attacked by FGSM-RS around that point; "
+                 "the last epoch is kept, as in the paper); its PGD-20 accuracy on *original* images is not what it "
+                 "optimises (the Bi-Level part measures it on robustified ones). `sm-cnn-gauss10` / `sm-cnn-gauss25` "
+                 "are trained on images plus Gaussian noise of std 0.10 / 0.25 (Cohen et al. 2019); their clean and "
+                 "PGD-20 columns are the base models' on clean images, the smoothed classifiers are measured in the "
+                 "book. `a5-mlp-ibp` is a fully connected ReLU network (the only kind `bound-propagation` bounds) "
+                 "trained with interval bound propagation (Gowal et al. 2018) at eps 8/255 with AdamW.\n")
     lines.append("`tg-airnet-fgsm` (issue 22) is the zoo's **separation target**: on the weaker main target MSPD and "
                  "Bi-Level kept exactly the same images correct, so the claims that compare strong defenses run on the "
                  "strongest target the zoo has (`Zoo.separation_target`; registry field `target=\"separation\"`). It "

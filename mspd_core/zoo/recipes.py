@@ -14,10 +14,12 @@ EPS_TRAIN = 8 / 255
 @dataclass(frozen=True)
 class Recipe:
     name: str
-    role: str  # "classifier" | "backbone" | "target"
+    #: "classifier" | "backbone" | "target" (the zoo's targets: every multi-target table) |
+    #: "preemptive" / "smoothed" / "certified" (the Bi-Level part's and A5's own models; no table iterates them)
+    role: str
     arch: str
     arch_kwargs: dict = field(default_factory=dict)
-    training: str = "standard"  # "standard" | "fgsm_rs" | "pgd"
+    training: str = "standard"  # "standard" | "fgsm_rs" | "pgd" | "prt_fgsm_rs" | "gaussian" | "ibp"
     epochs: int = 10
     lr: float = 0.2
     batch_size: int = 256
@@ -25,6 +27,10 @@ class Recipe:
     label_smoothing: float = 0.0
     attack_steps: int = 1  # PGD steps in "pgd" training
     seed: int = 0
+    #: "prt_fgsm_rs" (Bi-Level Algorithm 2): descent steps that robustify each training image before the attack.
+    robustify_steps: int = 0
+    #: "gaussian" (Cohen et al. 2019): std of the Gaussian noise added to every training image.
+    noise_sigma: float = 0.0
     train_subset: int | None = None  # use only this many training images (class-balanced)
     optimizer: str = "sgd"  # "sgd" | "adamw"
     #: "bf16": bfloat16 autocast + channels-last during training only (AMX/AVX-512 CPUs and CUDA;
@@ -64,6 +70,26 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            precision="bf16", description="plain conv-net target, PGD-2 adversarial training (Madry et al. 2018)"),
     Recipe("bb-preact-wide-fgsm", "backbone", "mini_preact_resnet", {"width": 48}, "fgsm_rs", epochs=8, lr=0.2, seed=0,
            precision="bf16", description="larger robust backbone (backbone ablation, Table XI)"),
+    # Bi-Level paper (issue 25): preemptively robust training next to its ADV baseline (tg-cnn-fgsm: same
+    # architecture, seed, schedule and early stopping; only the robustification steps differ).
+    Recipe("bl-cnn-prt", "preemptive", "plain_cnn", {"width": 24}, "prt_fgsm_rs", epochs=10, lr=0.1, seed=2,
+           robustify_steps=2, select_best_epoch=False, description="preemptively robust training (Bi-Level Algorithm 2): each training image is "
+           "robustified by 2 descent steps inside the 8/255 ball (ground-truth label), then FGSM-RS around that point; "
+           "otherwise tg-cnn-fgsm's recipe (the paper's ADV baseline here); the last epoch is kept, as the paper does "
+           "(early stopping on the originals' PGD accuracy would judge it by what it does not optimise)"),
+    Recipe("sm-cnn-gauss10", "smoothed", "plain_cnn", {"width": 24}, "gaussian", epochs=6, lr=0.1, seed=7,
+           noise_sigma=0.10, select_best_epoch=False,
+           description="base classifier of a smoothed classifier (Cohen et al. 2019): Gaussian noise augmentation, "
+           "sigma 0.10 (Bi-Level Tables 5-6, empirical robustness)"),
+    Recipe("sm-cnn-gauss25", "smoothed", "plain_cnn", {"width": 24}, "gaussian", epochs=6, lr=0.1, seed=8,
+           noise_sigma=0.25, select_best_epoch=False,
+           description="base classifier of a smoothed classifier (Cohen et al. 2019): Gaussian noise augmentation, "
+           "sigma 0.25 (Bi-Level Table 7, certified accuracy)"),
+    # A5 (issue 24): a certifiably trained fully connected network that bound propagation can bound.
+    Recipe("a5-mlp-ibp", "certified", "mlp", {"hidden": [256, 256]}, "ibp", epochs=20, lr=1e-3, weight_decay=0.0,
+           optimizer="adamw", batch_size=128, seed=9, select_best_epoch=False,
+           description="A5's certified robustifier model: a Linear/ReLU MLP trained with interval bound propagation "
+           "(Gowal et al. 2018; eps ramped 0 -> 8/255 over the first half, loss weight kappa 1 -> 0.5)"),
     Recipe("tg-airnet-fgsm", "target", "airnet", {}, "fgsm_rs", epochs=8, lr=0.2, seed=6,
            description="stronger target for separability (issue 22): the airbench-style clean classifier's "
            "architecture, FGSM-RS adversarial training, early stopping on PGD-10"),
@@ -74,6 +100,14 @@ DEFAULT_CLASSIFIER = "clf-airnet"
 DEFAULT_BACKBONE = "bb-preact-fgsm"
 #: The main target of single-target tables: robust, and of another family than the backbone.
 EMBEDDED_MAIN_TARGET = "tg-cnn-fgsm"
+#: The Bi-Level paper's part (issue 25): its ADV baseline (adversarial training with early stopping), the
+#: preemptively robust model of the same recipe, and the Gaussian-noise models of its smoothed classifiers.
+BILEVEL_ADV_MODEL = "tg-cnn-fgsm"
+BILEVEL_PRT_MODEL = "bl-cnn-prt"
+SMOOTHED_EMPIRICAL_MODEL = "sm-cnn-gauss10"  # sigma 0.10: Table 5
+SMOOTHED_CERTIFIED_MODEL = "sm-cnn-gauss25"  # sigma 0.25: Table 7
+#: A5's certified model (a Linear/ReLU network bound propagation can bound).
+A5_CERTIFIED_MODEL = "a5-mlp-ibp"
 #: The strongest embedded target: the claims comparing MSPD with Bi-Level run on it (issue 22: on the weak main
 #: target both defenses reach the same robust set, so no n could separate them).
 EMBEDDED_SEPARATION_TARGET = "tg-airnet-fgsm"

@@ -31,7 +31,7 @@ class ChecksumError(ModelUnavailableError):
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    role: str  # "classifier" | "backbone" | "target"
+    role: str  # "classifier" | "backbone" | "target" | "preemptive" | "smoothed" | "certified" (recipes.Recipe.role)
     source: str  # "embedded" | "robustbench"
     arch: str  # architecture family ("PreActResNet-18", "WRN-28-10", ...): Lemma 4's gray box = same family
     dataset: str = "cifar10"

@@ -74,14 +74,53 @@ def pgd_train_examples(model: nn.Module, x: Tensor, y: Tensor, eps: float, steps
     return x_adv
 
 
+def robustified_training_points(model: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int) -> Tensor:
+    """Bi-Level Algorithm 2, the robustification line: ``steps`` signed-gradient DESCENT steps on the
+    cross-entropy of the ground-truth label inside the L-inf ball of ``x`` (step 2.5 eps / steps), the cheap
+    stand-in for the robustification the paper uses during training (its Sec. 3.5)."""
+    alpha = 2.5 * eps / steps
+    x_r = x.clone()
+    for _ in range(steps):
+        x_r.requires_grad_(True)
+        (grad,) = torch.autograd.grad(F.cross_entropy(model(x_r), y), x_r)
+        x_r = torch.min(torch.max(x_r.detach() - alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
+    return x_r
+
+
 def training_inputs(recipe: Recipe, model: nn.Module, x: Tensor, y: Tensor, generator: torch.Generator) -> Tensor:
-    if recipe.training == "standard":
+    """The images one training step fits (the loss is cross-entropy on them; "ibp" uses :func:`ibp_loss`)."""
+    if recipe.training in ("standard", "ibp"):
         return x
     if recipe.training == "fgsm_rs":
         return fgsm_rs_examples(model, x, y, EPS_TRAIN, 1.25 * EPS_TRAIN, generator)
     if recipe.training == "pgd":
         return pgd_train_examples(model, x, y, EPS_TRAIN, recipe.attack_steps, generator)
+    if recipe.training == "prt_fgsm_rs":
+        x_r = robustified_training_points(model, x, y, EPS_TRAIN, recipe.robustify_steps)
+        return fgsm_rs_examples(model, x_r, y, EPS_TRAIN, 1.25 * EPS_TRAIN, generator)
+    if recipe.training == "gaussian":
+        return x + recipe.noise_sigma * torch.randn(x.shape, generator=generator)
     raise ValueError(f"unknown training recipe {recipe.training!r}")
+
+
+def ibp_schedule(progress: float, eps: float = EPS_TRAIN) -> tuple[float, float]:
+    """IBP training's ramp (Gowal et al. 2018): the box radius grows linearly from 0 to ``eps`` and the clean
+    loss weight kappa falls from 1 to 0.5 over the first half of training, then both stay."""
+    ramp = min(1.0, 2.0 * progress)
+    return eps * ramp, 1.0 - 0.5 * ramp
+
+
+def ibp_loss(model: nn.Module, x: Tensor, y: Tensor, progress: float) -> tuple[Tensor, Tensor]:
+    """kappa CE(z(x), y) + (1 - kappa) CE(worst-case IBP logits over the eps box, y); returns (loss, clean logits)."""
+    from ..bounds import logit_bounds, worst_case_logits
+
+    eps, kappa = ibp_schedule(progress)
+    out = model(x)
+    loss = kappa * F.cross_entropy(out, y)
+    if eps > 0:
+        lower, upper = logit_bounds(model, x, eps, "ibp")
+        loss = loss + (1 - kappa) * F.cross_entropy(worst_case_logits(lower, upper, y), y)
+    return loss, out
 
 
 def evaluate_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 250, pgd_steps: int = 20) -> tuple[float, float]:
@@ -98,6 +137,19 @@ def evaluate_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 
         with torch.no_grad():
             robust += int((model(x_adv).argmax(1) == yb).sum())
     return 100.0 * clean / len(y), 100.0 * robust / len(y)
+
+
+def certified_accuracy(model: nn.Module, x: Tensor, y: Tensor, batch_size: int = 250) -> dict[str, float]:
+    """Percent of images whose certified margin at eps 8/255 is > 0, by IBP and by CROWN (bound-propagation)."""
+    from ..bounds import certified_margin
+
+    out = {}
+    for method in ("ibp", "crown"):
+        with torch.no_grad():
+            ok = sum(int((certified_margin(model, x[i:i + batch_size], y[i:i + batch_size], EPS_TRAIN, method) > 0).sum())
+                     for i in range(0, len(y), batch_size))
+        out[method] = round(100.0 * ok / len(y), 2)
+    return out
 
 
 def zoo_eval_set() -> tuple[Tensor, Tensor]:
@@ -177,7 +229,8 @@ def train(recipe: Recipe, log=print) -> dict:
     x_eval, y_eval = zoo_eval_set()
     x_val, y_val = zoo_validation_set()
     device = torch.device("cpu")
-    model = model.to(memory_format=torch.channels_last)
+    if recipe.arch != "mlp":
+        model = model.to(memory_format=torch.channels_last)
     best = (-1.0, 0, None)  # (validation score, epoch, state)
     start = time.time()
     for epoch in range(recipe.epochs):
@@ -188,12 +241,17 @@ def train(recipe: Recipe, log=print) -> dict:
         bar = tqdm(range(steps_per_epoch), desc=f"{recipe.name} {epoch + 1}/{recipe.epochs}", leave=False, mininterval=5)
         for step in bar:
             idx = perm[step * recipe.batch_size:(step + 1) * recipe.batch_size]
-            xb = augment(x_all[idx], gen).contiguous(memory_format=torch.channels_last)
+            xb = augment(x_all[idx], gen)
+            if recipe.arch != "mlp":
+                xb = xb.contiguous(memory_format=torch.channels_last)
             yb = y_all[idx]
             with training_precision(recipe, device):
-                x_in = training_inputs(recipe, model, xb, yb, gen)
-                out = model(x_in)
-                loss = F.cross_entropy(out.float(), yb, label_smoothing=recipe.label_smoothing)
+                if recipe.training == "ibp":
+                    loss, out = ibp_loss(model, xb, yb, (epoch * steps_per_epoch + step) / total)
+                else:
+                    x_in = training_inputs(recipe, model, xb, yb, gen)
+                    out = model(x_in)
+                    loss = F.cross_entropy(out.float(), yb, label_smoothing=recipe.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -235,6 +293,9 @@ def train(recipe: Recipe, log=print) -> dict:
                  "clean_acc": round(clean, 2), "pgd20_acc": round(robust, 2)},
         "torch": torch.__version__,
     }
+    if recipe.training == "ibp":
+        entry["eval"]["certified_acc"] = certified_accuracy(model, x_eval, y_eval)
+        log(f"[{recipe.name}] certified accuracy at 8/255: {entry['eval']['certified_acc']}")
     _update_manifest(recipe.name, entry)
     from .card import write as write_card
 
