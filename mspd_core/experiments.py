@@ -472,9 +472,12 @@ def bilevel_whitebox_attack(profile: Profile, norm: str, eps: float, inner_steps
     return Attack(name or f"white-box PGD-{profile.pgd_steps}", "bilevel_whitebox", params, smoothed_sigma=sigma)
 
 
-def randomized_pgd(profile: Profile, sigma: float, eps: float = L2_EPS, restarts: int = 1, name: str | None = None) -> Attack:
-    """Randomized PGD-L2 on the smoothed classifier (Salman et al.; 5 noise samples per step), ``restarts`` starts."""
-    label = name or (f"PGD-{profile.pgd_steps}" + (f" x {restarts} restarts" if restarts > 1 else ""))
+def randomized_pgd(profile: Profile, sigma: float, eps: float = L2_EPS, restarts: int | None = None,
+                   name: str | None = None) -> Attack:
+    """Randomized PGD-L2 on the smoothed classifier (Salman et al.; 5 noise samples per step); with ``restarts`` (even
+    1) that many starts, and the name says so (a page can show both rows without a name clash)."""
+    label = name or (f"PGD-{profile.pgd_steps}" + (f" x {restarts} restart{'s' * (restarts != 1)}" if restarts else ""))
+    restarts = restarts or 1
     return Attack(label, "randomized_pgd_l2", {"eps": eps, "sigma": sigma, "m": 5, "steps": profile.pgd_steps,
                                                "restarts": restarts}, smoothed_sigma=sigma)
 
