@@ -81,7 +81,7 @@ def certify(model: nn.Module, x: Tensor, sigma: float, n0: int = 100, n: int = 1
 
 def max_certifiable_radius(sigma: float, n: int, alpha: float = 0.001) -> float:
     """The largest radius CERTIFY can return with ``n`` samples: sigma * Phi^-1(alpha^(1/n)) (all n draws agree)."""
-    return sigma * float(norm.ppf(alpha ** (1 / n)))
+    return cohen_radius(alpha ** (1 / n), sigma)
 
 
 def certified_outcomes(pred: Tensor, radius: Tensor, y: Tensor, r: float) -> Tensor:
