@@ -289,13 +289,23 @@ def _fmt(v) -> str:
 
 # ---- tables beside the paper -----------------------------------------------------------------
 
-def paper_table(name: str) -> pd.DataFrame:
-    """One of the papers' transcribed tables (``data/paper_tables/<name>.csv``), labelled as the paper's."""
+def paper_table(name: str, as_text: bool = False) -> pd.DataFrame:
+    """One of the papers' transcribed tables (``data/paper_tables/<name>.csv``), labelled as the paper's.
+    ``as_text`` keeps every cell as the paper prints it ("81.70", not 81.7), for display."""
     path = PAPER_TABLES / f"{name}.csv"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in PAPER_TABLES.glob("*.csv")))
         raise ValueError(f"unknown paper table {name!r}; known: {known}")
-    return pd.read_csv(path, keep_default_na=False, na_values=[""])  # "None" is a row label (No Pre.), not missing
+    # "None" is a row label (No Pre.), not missing
+    return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str if as_text else None)
+
+
+def paper_table_not_run(name: str, index: list[str], dataset: str = "imagenet") -> pd.DataFrame:
+    """A paper table's rows for ``dataset`` as printed, for a setting this build cannot run: the notes and the
+    columns the extraction left empty dropped, indexed by ``index``."""
+    rows = paper_table(name, as_text=True)
+    rows = rows[rows.dataset == dataset].drop(columns=["dataset", "notes"]).dropna(axis=1, how="all")
+    return rows.set_index(index)
 
 
 def acc_cell(acc: float, lo: float, hi: float) -> str:
@@ -538,7 +548,7 @@ def model_rows(tables: dict[str, pd.DataFrame], labels: dict[str, str] | None = 
 def bilevel_paper_rows(name: str, models: dict[str, str], preempt: dict[str, str]) -> pd.DataFrame:
     """A Bi-Level paper table indexed like :func:`model_rows`: its "model" column renamed by ``models`` (e.g.
     ADV -> our ADV model) and its "preempt" column by ``preempt`` (None -> No Pre., Ours -> Bi-Level)."""
-    paper = paper_table(name)
+    paper = paper_table(name, as_text=True)
     if "model" not in paper.columns:
         paper = paper.assign(model=next(iter(models)))
     paper = paper.assign(model=paper.model.map(models), preempt=paper.preempt.map(preempt))

@@ -242,3 +242,33 @@ def test_bilevel_cifar10_agrees_with_tables_1_and_2():
     new = pd.concat([pd.read_csv(TABLES / BILEVEL_FILES[n], dtype=str, keep_default_na=False) for n in (1, 2)])
     cells = ["clean", "grey_pgd", "grey_aa", "white_pgd", "white_aa"]
     assert old[["model", "preempt"] + cells].values.tolist() == new[["model", "preempt"] + cells].values.tolist()
+
+
+def test_paper_table_not_run_shows_the_imagenet_rows_as_printed():
+    """The chapters show the ImageNet tables as the paper prints them ("56.24", trailing zeros kept), without
+    the notes or the columns the extraction left empty."""
+    from mspd_core import experiments as ex
+
+    table3 = ex.paper_table_not_run("bilevel_table03_imagenet_linf", ["model", "preempt"])
+    assert list(table3.columns) == ["norm", "clean", "grey_pgd", "grey_aa", "white_pgd", "white_aa"]
+    assert table3.loc[("ADV", "Ours"), "grey_aa"] == "47.14"
+    assert ex.paper_table_not_run("bilevel_table07_certified", ["preempt"]).loc["None", "certified"] == "12.68"
+    assert ex.bilevel_paper_rows("bilevel_table01_cifar10_linf", {"ADV": "a", "Ours": "b"},
+                                 {"None": "No Pre.", "Ours": "Bi-Level"}).loc[("a", "Bi-Level"), "grey_aa"] == "81.70"
+
+
+@pytest.mark.parametrize("key, n, column", [("bl3_imagenet_linf", 3, "grey_aa"), ("bl4_imagenet_l2", 4, "grey_aa"),
+                                            ("bl6_imagenet_smoothed", 6, "grey_pgd"),
+                                            ("bl7_imagenet_certified", 7, "certified")])
+def test_bilevel_imagenet_claims_quote_their_tables(key, n, column):
+    """The ImageNet claims (not testable here) quote the transcribed rows: "Ours vs None" on the ADV model."""
+    from mspd_core.claims.registry import REGISTRY
+
+    spec = REGISTRY[key]
+    table = pd.read_csv(TABLES / BILEVEL_FILES[n], dtype=str, keep_default_na=False)
+    table = table[table.dataset == "imagenet"]
+    if "model" in table.columns:
+        table = table[table.model == "ADV"]
+    ours, none = (table[table.preempt == p][column].item() for p in ("Ours", "None"))
+    assert spec.comparison == "untestable" and spec.paper_text == f"{ours} vs {none}"
+    assert spec.paper_effect == pytest.approx(float(ours) - float(none))
