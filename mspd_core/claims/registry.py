@@ -232,13 +232,15 @@ _SPECS = [
     # ---- Fast Preemption Tables 5, 6, 8: classifiers, backbones, victims -------------------------
     ClaimSpec("fp5_better_classifier", "A more accurate labeller gives higher robust accuracy: ground truth, then the "
               "clean classifier, then a weaker classifier (PGD)", "Fast Preemption Table 5", "fp_ablations", "ordering",
-              "86.9 / 85.7 / 83.9", None, part_comparison="paired_accuracy", part_effects=(1.2, 1.8)),
+              "86.9 / 85.7 / 83.9", None, part_comparison="paired_accuracy", part_effects=(1.2, 1.8),
+              sample="paired subset"),
     ClaimSpec("fp6_robust_backbone_white", "White-box (backbone = victim): the most robust backbone gives a higher robust "
               "accuracy than the least robust one (PGD)", "Fast Preemption Table 6", "fp_ablations", "paired_accuracy",
-              "91.6 (WRN-94-16) vs 84.9 (Bi-Level's backbone)", 6.7),
+              "91.6 (WRN-94-16) vs 84.9 (Bi-Level's backbone)", 6.7, sample="paired subset"),
     ClaimSpec("fp6_default_transfers", "The most robust backbone is not the best transfer backbone: the default backbone "
               "transfers at least as well to a victim of another architecture (PGD)", "Fast Preemption Table 6",
-              "fp_ablations", "paired_accuracy", "79.6 (PreActResNet-18) vs 78.6 (WRN-94-16) on XCiT-L12", 1.0),
+              "fp_ablations", "paired_accuracy", "79.6 (PreActResNet-18) vs 78.6 (WRN-94-16) on XCiT-L12", 1.0,
+              sample="paired subset"),
     ClaimSpec("fp8_avg_victims_vs_bilevel", "Fast Preemption's robust accuracy beats Bi-Level's on average over victims",
               "Fast Preemption Table 8", "fp_ablations", "bootstrap", "77.3 vs 72.3 (9 victims)", 5.0,
               sample="paired subset"),
