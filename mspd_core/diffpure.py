@@ -86,7 +86,9 @@ def _load(model_id: str) -> tuple[Purifier | None, str]:
     except ImportError as err:
         return None, f"DiffPure unavailable: the diffusers package is not installed ({err})"
     try:
-        pipe = DDPMPipeline.from_pretrained(model_id, local_files_only=True)
+        # low_cpu_mem_usage=False: what diffusers falls back to without `accelerate` (not a dependency), said
+        # explicitly so the page does not print its "accelerate was not found" warning
+        pipe = DDPMPipeline.from_pretrained(model_id, local_files_only=True, low_cpu_mem_usage=False)
     except Exception as err:  # not in the local Hugging Face cache and no network
         return None, (f"DiffPure unavailable: the pretrained diffusion model {model_id!r} is not in the local cache "
                       f"(download it once online with diffusers.DDPMPipeline.from_pretrained({model_id!r})); "

@@ -110,13 +110,14 @@ def test_diffpure_runs_end_to_end_on_a_tiny_random_unet():
         diffpure(x, purifier, t_star=0)
 
 
-def test_diffpure_offline_says_unavailable(monkeypatch):
+def test_diffpure_offline_says_unavailable(monkeypatch, capfd):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from mspd_core.diffpure import _load, diffpure_status
 
     _load.cache_clear()
     status = diffpure_status("no-such-org/no-such-ddpm")
     assert status.startswith("DiffPure unavailable")
+    assert "accelerate" not in capfd.readouterr().err  # the page says why in one line, no library warning
 
 
 class _OracleNoise(torch.nn.Module):
