@@ -125,6 +125,24 @@ def test_reversion_and_jpeg_post_processing(fake_zoo, data, tmp_path):
     assert len(table) == 3 and table.ssim.between(0, 1).all()
 
 
+def test_post_processed_defenses_share_the_plain_release(fake_zoo, data, tmp_path, monkeypatch):
+    """JPEG and reversion act on the defense's own release: it is computed once (one protect run for the release;
+    white reversion adds its D' run) and the post-processed rows carry the same release and its timing."""
+    plain = Defense("MSPD", "mcgs", {"n_samples": 2})
+    jpeg_row = Defense("MSPD + JPEG", "mcgs", {"n_samples": 2}, post="jpeg")
+    white_row = Defense("MSPD + white reversion", "mcgs", {"n_samples": 2}, post="reversion")
+    runs = []
+    real_protect = cells.protect
+    monkeypatch.setattr(cells, "protect", lambda d, *a, **k: runs.append(d.name) or real_protect(d, *a, **k))
+    store = ResultCache(tmp_path)
+    out = {d.name: cells.released_images(d, data, fake_zoo, cache=store) for d in (jpeg_row, white_row, plain)}
+    assert runs == ["MSPD + JPEG (release)", "MSPD + white reversion (D')"]
+    for name in ("MSPD + JPEG", "MSPD + white reversion"):
+        assert torch.equal(out[name]["x_released"], out["MSPD"]["x_released"])
+        assert out[name]["seconds_per_image"] == out["MSPD"]["seconds_per_image"]
+    assert not torch.equal(out["MSPD + JPEG"]["x_eval"], out["MSPD"]["x_eval"])
+
+
 def test_unknown_methods_are_clear(fake_zoo, data, tmp_path):
     with pytest.raises(ValueError, match="unknown defense method"):
         run_grid([Defense("x", "magic")], [Attack("clean")], ["t1"], data, fake_zoo, cache=ResultCache(tmp_path), progress=False)
