@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .attacks import IMAGENET_EPS, L2_EPS, LINF_EPS
+from .claims.stats import discordant_counts
 from .data import DataUnavailableError, ImageSet, evaluation_subset, imagenet_subset
 from .evaluate import NO_DEFENSE, Attack, Defense, ResultCache, released_images, run_grid
 from .notebook import Session
@@ -391,8 +392,8 @@ def separability(table: pd.DataFrame, reference: str, others: list[str], attacks
         dist = release_distance(table, reference, other, cache)
         for attack in attacks:
             ref, oth = outcomes(table, reference, attack, target), outcomes(table, other, attack, target)
-            only_ref, only_other = int((ref & ~oth).sum()), int((~ref & oth).sum())
-            rows.append({"comparison": f"{reference} vs {other}", "attack": attack, "n": ref.size,
+            only_ref, only_other, n = discordant_counts(ref, oth)
+            rows.append({"comparison": f"{reference} vs {other}", "attack": attack, "n": n,
                          f"only {reference} correct": only_ref, "only other correct": only_other,
                          "release distance: mean L-inf (/255)": round(dist["linf_255"], 2),
                          "share of pixels differing": round(dist["pixels_differ"], 3),
@@ -558,7 +559,8 @@ def bilevel_paper_rows(name: str, models: dict[str, str], preempt: dict[str, str
 def discordance(a: np.ndarray, b: np.ndarray, label_a: str, label_b: str) -> dict:
     """Images only ``a`` gets right and only ``b`` gets right (a paired comparison can separate the two only where
     these are not both zero)."""
-    return {f"only {label_a} correct": int((a & ~b).sum()), f"only {label_b} correct": int((~a & b).sum()), "n": int(a.size)}
+    only_a, only_b, n = discordant_counts(a, b)
+    return {f"only {label_a} correct": only_a, f"only {label_b} correct": only_b, "n": n}
 
 
 def tidy_model_rows(tables: dict[str, pd.DataFrame], labels: dict[str, str] | None = None) -> pd.DataFrame:
