@@ -32,7 +32,7 @@ from . import __version__, attacks as attack_lib
 from .data import ImageSet
 from .defenses.bilevel_l2 import bilevel_l2
 from .smoothed_classifier import randomized_pgd_l2, smoothed_predict
-from .whitebox_bilevel import bilevel_whitebox
+from .whitebox_bilevel import bilevel_whitebox, lowest_accuracy_budget, whitebox_robust
 from .defenses import a5, bilevel, defense_labels, fast_preemption, mcgs, predict, unadv, unadv_bilevel_cascade
 from .metrics import l2_distance, linf_distance, lpips_distance, ssim
 from .paths import cache_dir
@@ -368,18 +368,37 @@ def attack_key(attack: Attack, target: str, release_key: str, zoo: Zoo, seed: in
                       "release": release_key, "seed": seed, "batch_size": batch_size, "env": environment_fingerprint(device)})
 
 
+#: Attacks scored by the Bi-Level paper's Definition 3: the method returns one candidate per final budget, a candidate
+#: succeeds only if it is misclassified AND within the attack's eps of the ORIGINAL image, and the cell keeps the
+#: budget of lowest accuracy (:mod:`~mspd_core.whitebox_bilevel`).
+ORIGINAL_BALL_METHODS = frozenset({"bilevel_whitebox"})
+
+
+def _predict(attack: Attack, model: nn.Module, x: Tensor, seed: int) -> Tensor:
+    """The target's prediction, or its smoothed classifier's majority vote when the attack names a sigma."""
+    if attack.smoothed_sigma is None:
+        return predict(model, x)
+    return smoothed_predict(model, x, attack.smoothed_sigma, attack.smoothed_votes, seed=seed)
+
+
 def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, release_key: str, zoo: Zoo,
                     seed: int = 0, device: str | torch.device = "cpu", batch_size: int = 100,
-                    cache: ResultCache | None = None) -> dict:
-    """Per-image correctness of ``target`` on the (attacked) released images; cached."""
+                    cache: ResultCache | None = None, x_orig: Tensor | None = None) -> dict:
+    """Per-image correctness of ``target`` on the (attacked) released images; cached. An attack of
+    :data:`ORIGINAL_BALL_METHODS` needs the original images ``x_orig`` and adds ``by_budget`` (per-image outcomes of
+    each final budget) and ``chosen`` (the budget of lowest accuracy, whose outcomes are ``correct``)."""
     cache = cache or ResultCache()
     key = attack_key(attack, target, release_key, zoo, seed, batch_size, device)
     hit = cache.get(key)
     if hit is not None:
         return hit
+    original_ball = attack.method in ORIGINAL_BALL_METHODS
+    if original_ball and (x_orig is None or x_orig.shape != x_eval.shape):
+        raise ValueError(f"{attack.name}: Definition 3 scores an attack against the ORIGINAL images; pass x_orig of "
+                         f"the released images' shape {tuple(x_eval.shape)}")
     model = load_cached(target, device)
     start = time.perf_counter()
-    correct = []
+    correct, by_budget = [], {}
     for i, sl in _batches(x_eval.shape[0], batch_size):
         xb, yb = x_eval[sl].to(device), y[sl].to(device)
         if attack.method == "none":
@@ -389,11 +408,21 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
             x_adv = ATTACK_METHODS[attack.method](model, xb, yb, seed=seed + i, **attack.params, **extra)
         else:
             raise ValueError(f"unknown attack method {attack.method!r}; known: none, {', '.join(ATTACK_METHODS)}")
-        if attack.smoothed_sigma is None:
-            pred = predict(model, x_adv)
-        else:
-            pred = smoothed_predict(model, x_adv, attack.smoothed_sigma, attack.smoothed_votes, seed=seed + 104729 + i)
-        correct.append((pred == yb).cpu())
-    result = {"correct": torch.cat(correct), "seconds": time.perf_counter() - start}
+        if original_ball:
+            pred_release = _predict(attack, model, xb, seed + 104729 + i)
+            xo = x_orig[sl].to(device)
+            for label, candidate in x_adv.items():
+                robust = whitebox_robust(pred_release, _predict(attack, model, candidate, seed + 104729 + i), yb,
+                                         candidate, xo, attack.params["eps"], attack.params.get("norm", "Linf"))
+                by_budget.setdefault(label, []).append(robust.cpu())
+            continue
+        correct.append((_predict(attack, model, x_adv, seed + 104729 + i) == yb).cpu())
+    if original_ball:
+        by_budget = {label: torch.cat(parts) for label, parts in by_budget.items()}
+        chosen = lowest_accuracy_budget(by_budget)
+        result = {"correct": by_budget[chosen], "by_budget": by_budget, "chosen": chosen,
+                  "seconds": time.perf_counter() - start}
+    else:
+        result = {"correct": torch.cat(correct), "seconds": time.perf_counter() - start}
     cache.put(key, result)
     return result

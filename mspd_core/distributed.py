@@ -127,7 +127,7 @@ def _attack_task(defense: Defense, attack: Attack, target: str, data: ImageSet, 
     store = _worker_cache()
     rel = released_images(defense, data, zoo, eps, seed, device, batch_size, quantize, store)  # a cache hit
     rkey = release_key(defense, data, zoo, eps, seed, quantize, batch_size, device)
-    attack_outcomes(attack, target, rel["x_eval"], data.y, rkey, zoo, seed, device, batch_size, store)
+    attack_outcomes(attack, target, rel["x_eval"], data.y, rkey, zoo, seed, device, batch_size, store, x_orig=data.x)
 
 
 def compute_cells_on_ray(defenses: list[Defense], attacks: list[Attack], targets: list[str], data: ImageSet, zoo: Zoo,

@@ -78,7 +78,8 @@ def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str],
 
     Columns: defense, attack, target, n, correct, acc, ci_low, ci_high (95% Wilson, percent),
     p_vs_baseline / p_vs_reference (exact McNemar on the same images), l2, linf, ssim, lpips,
-    sec_per_image (defense time), attack_seconds, and ``per_image`` (boolean outcomes).
+    sec_per_image (defense time), attack_seconds, ``per_image`` (boolean outcomes), and for an attack scored by the
+    Bi-Level paper's Definition 3 ``by_budget`` (each final budget's outcomes) and ``chosen_budget`` (the lowest).
 
     ``engine="ray"`` computes the cells as Ray tasks (:mod:`mspd_core.distributed`; ``address``
     names a running cluster, ``resources`` the per-task ``num_cpus``/``num_gpus``, ``max_retries``
@@ -119,7 +120,8 @@ def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str],
             for t in targets:
                 bar.set_postfix_str(f"{d.name} | {a.name} | {t}")
                 start = time.perf_counter()
-                out = attack_outcomes(a, t, rel["x_eval"], data.y, rkey, zoo, seed, device, batch_size, store)
+                out = attack_outcomes(a, t, rel["x_eval"], data.y, rkey, zoo, seed, device, batch_size, store,
+                                      x_orig=data.x)
                 log_cell(cell_name(d, a, t), len(data), time.perf_counter() - start)
                 c = out["correct"].numpy().astype(bool)
                 acc = accuracy(c)
@@ -130,6 +132,9 @@ def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str],
                     "sec_per_image": rel["seconds_per_image"], "attack_seconds": out["seconds"], "per_image": c,
                     "batch_seconds": rel.get("batch_seconds", torch.tensor([])).numpy(),
                     "timed": timing_provenance(rel.get("timed")), "release": rkey,
+                    "by_budget": ({k: v.numpy().astype(bool) for k, v in out["by_budget"].items()}
+                                  if "by_budget" in out else None),
+                    "chosen_budget": out.get("chosen"),
                 })
                 bar.update()
     bar.close()
@@ -151,7 +156,7 @@ def _paired_p_values(table: pd.DataFrame, ref: str | None) -> list[float]:
 
 def format_table(table: pd.DataFrame) -> pd.DataFrame:
     """Human-readable view: 'acc [ci]' strings, p-values, quality metrics; drops per-image vectors."""
-    view = table.drop(columns=["per_image", "batch_seconds"], errors="ignore").copy()
+    view = table.drop(columns=["per_image", "batch_seconds", "by_budget"], errors="ignore").copy()
     view["accuracy (95% CI)"] = [f"{a:.1f} [{lo:.1f}, {hi:.1f}]" for a, lo, hi in zip(view.acc, view.ci_low, view.ci_high)]
     return view
 

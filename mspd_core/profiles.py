@@ -36,17 +36,21 @@ class Profile:
     bl_restarts: int = 10
     certify_n0: int = 100
     certify_n: int = 100_000
+    # Noise samples per step of the smoothed classifier's costly evaluation attacks (randomized PGD with restarts, the
+    # white-box final attack over four budgets): the paper's 50; single-start grey-box PGD always takes 50.
+    smoothed_attack_samples: int = 50
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", zoo="embedded", n_images=6, n_large=12, batch_size=3, baseline_epochs=3, bl_epochs=2, bl_restarts=2, certify_n0=10, certify_n=2000,
-        autoattack_version="custom", autoattack_attacks=("apgd-ce",), square_queries=50,
+        smoothed_attack_samples=5, autoattack_version="custom", autoattack_attacks=("apgd-ce",), square_queries=50,
         eot_samples=2, aa_rand_eot=2, aa_iterations=None, aa_target_classes=None, pgd_steps=5, n_targets=2,
         description="seconds per notebook; CI runs every notebook with it",
     ),
     "cpu": Profile(
         name="cpu", zoo="embedded", n_images=50, n_large=250, batch_size=25, baseline_epochs=100, bl_epochs=20, bl_restarts=3, certify_n=1000,
+        smoothed_attack_samples=5,
         autoattack_version="custom", autoattack_attacks=("apgd-ce", "apgd-dlr"),
         square_queries=1000, eot_samples=5, aa_rand_eot=2, aa_iterations=None, aa_target_classes=None, pgd_steps=20, n_targets=None,
         description="embedded zoo on a 2-core CPU, no network; the published book",
@@ -59,7 +63,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "paper-dry": Profile(
         name="paper-dry", zoo="robustbench-dry", n_images=2, n_large=2, batch_size=1, baseline_epochs=3, bl_epochs=2, bl_restarts=1, certify_n0=10, certify_n=2000,
-        autoattack_version="standard", autoattack_attacks=(), square_queries=10, eot_samples=2, aa_rand_eot=1,
+        smoothed_attack_samples=5, autoattack_version="standard", autoattack_attacks=(), square_queries=10, eot_samples=2, aa_rand_eot=1,
         aa_iterations=2, aa_target_classes=1, pgd_steps=2, n_targets=None,
         description="the paper profile's code path on CPU, offline: RobustBench architectures with RANDOM weights "
         "(python -m mspd_core.zoo.dry writes them), the largest replaced by named smaller ones, 2 images; "

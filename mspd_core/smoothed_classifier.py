@@ -84,6 +84,22 @@ def max_certifiable_radius(sigma: float, n: int, alpha: float = 0.001) -> float:
     return cohen_radius(alpha ** (1 / n), sigma)
 
 
+def votes_needed(radius: float, sigma: float, n: int, alpha: float = 0.001) -> int:
+    """The fewest votes k of ``n`` for the top class with which CERTIFY certifies ``radius``: the smallest k whose
+    one-sided Clopper-Pearson lower bound exceeds Phi(radius / sigma) (radius = sigma Phi^-1(p_lower) >= radius).
+    ``n + 1`` when even n of n votes do not (the radius is beyond :func:`max_certifiable_radius`)."""
+    check_count(n, "n")
+    target = float(norm.cdf(check_positive(radius, "radius") / check_positive(sigma, "sigma")))
+    low, high = 0, n + 1  # invariant: k = high certifies (or high = n + 1), k = low does not
+    while high - low > 1:
+        mid = (low + high) // 2
+        if float(beta.ppf(alpha, mid, n - mid + 1)) >= target:
+            high = mid
+        else:
+            low = mid
+    return high
+
+
 def certified_outcomes(pred: Tensor, radius: Tensor, y: Tensor, r: float) -> Tensor:
     """Per image: certified correct at L2 radius ``r`` (prediction == y and radius >= r; abstentions are wrong)."""
     return (pred == y.cpu()) & (radius >= r)
@@ -145,5 +161,5 @@ def cohen_radius(p_lower: float, sigma: float) -> float:
 
 
 __all__ = ["ABSTAIN", "certify", "certified_outcomes", "cohen_radius", "lower_confidence_bound", "max_certifiable_radius",
-           "noise_counts",
+           "noise_counts", "votes_needed",
            "project_l2", "randomized_pgd_l2", "smoothed_predict", "soft_smoothed_log_probs"]

@@ -13,7 +13,8 @@ from torch import nn
 from mspd_core.defenses.bilevel_l2 import bilevel_l2
 from mspd_core.smoothed_classifier import (ABSTAIN, certified_outcomes, certify, cohen_radius, lower_confidence_bound,
                                            randomized_pgd_l2, smoothed_predict)
-from mspd_core.whitebox_bilevel import bilevel_whitebox
+from mspd_core.whitebox_bilevel import bilevel_whitebox, whitebox_robust
+from mspd_core.whitebox_bilevel import distance as ball_distance
 from tests.conftest import tiny_cnn
 
 MODEL = tiny_cnn(0)
@@ -103,12 +104,65 @@ def test_l2_robustification_stays_in_the_ball_and_lowers_the_loss(sigma):
 
 
 @pytest.mark.parametrize("norm_name,eps", [("Linf", 8 / 255), ("L2", 0.5)])
-def test_whitebox_adversary_stays_in_the_adversarys_ball_around_the_release(norm_name, eps):
+def test_whitebox_adversary_returns_one_candidate_per_final_budget_within_that_budget_of_its_reconstruction(norm_name, eps):
+    """Algorithm 4: each candidate is PGD with budget eps_f around the reconstruction x_hat, and x_hat stays in the
+    defender's ball around the release; so each candidate is within eps + eps_f of the release, in [0, 1]."""
     g = torch.Generator().manual_seed(1)
     x_rel, y = torch.rand(3, 3, 32, 32, generator=g), torch.randint(0, 10, (3,), generator=g)
-    x_adv = bilevel_whitebox(MODEL, x_rel, y, eps=eps, norm=norm_name, epochs=2, inner_steps=2, steps=3, sweep=(0.5, 2.0))
-    dist = (x_adv - x_rel).abs().flatten(1).amax(1) if norm_name == "Linf" else l2_distance(x_adv, x_rel)
-    assert float(dist.max()) <= eps + 1e-5 and float(x_adv.min()) >= 0 and float(x_adv.max()) <= 1
+    out = bilevel_whitebox(MODEL, x_rel, y, eps=eps, norm=norm_name, epochs=2, inner_steps=2, steps=3, sweep=(0.5, 1.0))
+    assert list(out) == ["eps_f = 0.5 eps", "eps_f = 1 eps"]
+    for scale, x_adv in zip((0.5, 1.0), out.values()):
+        assert float(ball_distance(x_adv, x_rel, norm_name).max()) <= (1 + scale) * eps + 1e-5
+        assert float(x_adv.min()) >= 0 and float(x_adv.max()) <= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**16), st.sampled_from(["Linf", "L2"]), st.floats(0.01, 0.5))
+def test_definition3_an_output_outside_the_originals_ball_never_counts_as_a_success(seed, norm_name, eps):
+    """Definition 3: whatever the classifier says of the adversary's output, an output farther than eps from the
+    ORIGINAL image leaves the image robust (when the release itself was correct); a misclassified release is never
+    robust; inside the ball, robust exactly when the output is classified correctly."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(6, 3, 8, 8, generator=g)
+    y = torch.randint(0, 10, (6,), generator=g)
+    direction = torch.randn(x.shape, generator=g)
+    unit = direction / (direction.abs().flatten(1).amax(1) if norm_name == "Linf" else direction.flatten(1).norm(dim=1)).view(-1, 1, 1, 1)
+    radius = torch.tensor([0.5, 0.9, 1.0, 1.2, 2.0, 3.0]).view(-1, 1, 1, 1) * eps
+    x_adv = x + radius * unit  # not clipped: the ball test is about distance only
+    pred_release = torch.where(torch.rand(6, generator=g) < 0.8, y, (y + 1) % 10)
+    pred_adv = torch.where(torch.rand(6, generator=g) < 0.5, y, (y + 1) % 10)
+    robust = whitebox_robust(pred_release, pred_adv, y, x_adv, x, eps, norm_name)
+    outside = ball_distance(x_adv, x, norm_name) > eps + 1e-6
+    assert torch.equal(robust[outside], (pred_release == y)[outside])
+    assert torch.equal(robust[~outside], ((pred_release == y) & (pred_adv == y))[~outside])
+    assert not robust[pred_release != y].any()
+
+
+def test_the_whitebox_cell_keeps_the_budget_of_lowest_accuracy_and_scores_against_the_original(monkeypatch):
+    """The grid's white-box cell: every budget's outcomes are kept, the claim's outcomes are those of the budget with
+    the lowest accuracy over the sample (the paper's "lowest accuracy measured"), and no outcome counts an output
+    outside the ORIGINAL's ball as a success."""
+    from mspd_core.cells import Attack, ResultCache, attack_outcomes
+    from mspd_core.whitebox_bilevel import lowest_accuracy_budget
+
+    assert lowest_accuracy_budget({"a": torch.tensor([True, True]), "b": torch.tensor([True, False]),
+                                   "c": torch.tensor([False, True])}) == "b"  # ties: the first of the sweep
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(4, 3, 32, 32, generator=g)
+    y = MODEL(x).argmax(1)
+    attack = Attack("white-box", "bilevel_whitebox", {"eps": 8 / 255, "norm": "Linf", "epochs": 1, "inner_steps": 1,
+                                                     "steps": 2, "sweep": (0.5, 1.0)})
+    monkeypatch.setattr("mspd_core.cells.load_cached", lambda name, device: MODEL)
+    monkeypatch.setattr("mspd_core.cells.attack_key", lambda *a, **k: "k")
+    with pytest.raises(ValueError, match="ORIGINAL"):
+        attack_outcomes(attack, "m", x, y, "k", None, cache=ResultCache(enabled=False))
+    far = (x + 0.5).clamp(0, 1)  # "originals" far outside every ball: no candidate can be a valid adversarial example
+    out = attack_outcomes(attack, "m", x, y, "k", None, batch_size=2, cache=ResultCache(enabled=False), x_orig=far)
+    assert set(out["by_budget"]) == {"eps_f = 0.5 eps", "eps_f = 1 eps"} and out["chosen"] in out["by_budget"]
+    assert out["correct"].all()  # the release is correct (y = its prediction) and every output lies outside the ball
+    near = attack_outcomes(attack, "m", x, y, "k", None, batch_size=2, cache=ResultCache(enabled=False), x_orig=x)
+    chosen_acc = float(near["correct"].float().mean())
+    assert chosen_acc == min(float(v.float().mean()) for v in near["by_budget"].values())
 
 
 def test_whitebox_rejects_unknown_norms_and_empty_sweeps():
@@ -179,3 +233,29 @@ def test_every_profile_can_certify_table_7s_radius():
     for name, p in PROFILES.items():
         assert p.certify_n0 < p.certify_n, name
         assert max_certifiable_radius(0.25, p.certify_n) >= 0.5, name
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(20, 5000), st.floats(0.05, 1.0), st.floats(0.05, 0.5))
+def test_votes_needed_is_the_fewest_votes_whose_certify_radius_reaches_r(n, radius, sigma):
+    """CERTIFY certifies r with k = votes_needed votes and not with k - 1 (Cohen et al.'s radius from the
+    Clopper-Pearson bound); n + 1 exactly when even a unanimous vote cannot (beyond the largest certifiable radius)."""
+    from mspd_core.smoothed_classifier import max_certifiable_radius, votes_needed
+
+    k = votes_needed(radius, sigma, n)
+
+    def radius_of(votes: int) -> float:
+        return cohen_radius(float(lower_confidence_bound(torch.tensor([votes]), n, 0.001)[0]), sigma)
+
+    if k == n + 1:
+        assert radius_of(n) < radius + 1e-9 and max_certifiable_radius(sigma, n) < radius + 1e-6
+    else:
+        assert radius_of(k) >= radius - 1e-9 and (k == 0 or radius_of(k - 1) < radius + 1e-9)
+
+
+def test_certifying_half_at_sigma_quarter_needs_991_of_1000_votes():
+    """The figures the Bi-Level chapter prints: 991 of 1,000 (99.1%) at this build's n, 97.87% at the paper's 100,000."""
+    from mspd_core.smoothed_classifier import votes_needed
+
+    assert votes_needed(0.5, 0.25, 1000) == 991
+    assert votes_needed(0.5, 0.25, 100_000) == 97_870

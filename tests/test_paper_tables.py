@@ -253,7 +253,9 @@ def test_paper_table_not_run_shows_the_imagenet_rows_as_printed():
     assert list(table3.columns) == ["norm", "clean", "grey_pgd", "grey_aa", "white_pgd", "white_aa"]
     assert table3.loc[("ADV", "Ours"), "grey_aa"] == "47.14"
     assert ex.paper_table_not_run("bilevel_table07_certified", ["preempt"]).loc["None", "certified"] == "12.68"
-    assert ex.bilevel_paper_rows("bilevel_table01_cifar10_linf", {"ADV": "a", "Ours": "b"},
+    from mspd_core.parts import bilevel as bl
+
+    assert bl.bilevel_paper_rows("bilevel_table01_cifar10_linf", {"ADV": "a", "Ours": "b"},
                                  {"None": "No Pre.", "Ours": "Bi-Level"}).loc[("a", "Bi-Level"), "grey_aa"] == "81.70"
 
 

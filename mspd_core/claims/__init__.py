@@ -7,9 +7,10 @@ them back with ``load_all()``. Claims live next to the executed notebooks
 this build computed.
 """
 from .engine import (SIZES, VERDICTS, Outcome, by_paper, check, claims_dir, format_effect, load_all, multiplicity,
-                     paired_values, record, summary_counts, table)
+                     paired_values, record, show, summary_counts, table)
+from .protocol import used_settings
 from .registry import PAPERS, REGISTRY, ClaimSpec, bilevel_pass_ratio, claim_target, claims_of, get_spec, paper_of
 
 __all__ = ["SIZES", "multiplicity", "VERDICTS", "Outcome", "by_paper", "check", "claims_dir", "format_effect", "load_all",
-           "paired_values", "record", "summary_counts", "table", "PAPERS", "REGISTRY", "ClaimSpec", "bilevel_pass_ratio",
-           "claim_target", "claims_of", "get_spec", "paper_of"]
+           "paired_values", "record", "show", "summary_counts", "table", "PAPERS", "REGISTRY", "ClaimSpec", "bilevel_pass_ratio",
+           "claim_target", "claims_of", "get_spec", "paper_of", "used_settings"]

@@ -67,6 +67,12 @@ class Outcome(stats.Estimate):
     sample: str = ""
     #: what the operating-characteristics simulation needs to mimic this row (discordance, batches, sd ...)
     design: dict | None = None
+    #: the checked settings the chapter actually ran (:func:`.protocol.used_settings`)
+    used: dict | None = None
+    #: the protocol card as run (:func:`.protocol.protocol_record`; filled by :func:`record`)
+    protocol: dict | None = None
+    #: earlier verdicts of this claim that a registry change superseded (history.json; filled by :func:`record`)
+    superseded: list | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -179,7 +185,7 @@ def _ordering(spec: ClaimSpec, parts: Sequence, labels: Sequence[str], part_effe
 def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, fast=None,
           parts: Sequence | None = None, part_labels: Sequence[str] | None = None,
           part_paper_effects: Sequence[float | None] | None = None, reason: str | None = None,
-          pass_count_ratio: float | None = None, seed: int = 0, mde: bool = True) -> Outcome:
+          pass_count_ratio: float | None = None, seed: int = 0, mde: bool = True, used: dict | None = None) -> Outcome:
     """Apply claim ``key``'s registered comparison to this build's outcomes and return both verdicts.
 
     - paired_accuracy / equivalence: ``a``, ``b`` boolean per-image outcomes (a = the condition the
@@ -194,8 +200,27 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
 
     ``pass_count_ratio`` overrides the registered one where the profile changes the pass counts
     (e.g. Bi-Level with fewer outer iterations in the smoke profile). ``mde=False`` skips the MDE
-    (the operating-characteristics simulation).
+    (the operating-characteristics simulation). ``used``: the checked settings the chapter ran
+    (:func:`.protocol.used_settings`), compared with the claim's protocol card when recorded.
     """
+    return replace(_check(key, a=a, b=b, values=values, statistic=statistic, slow=slow, fast=fast, parts=parts,
+                          part_labels=part_labels, part_paper_effects=part_paper_effects, reason=reason,
+                          pass_count_ratio=pass_count_ratio, seed=seed, mde=mde), used=used)
+
+
+def underpowered_note(paper_effect: float | None, est: stats.Estimate) -> str:
+    """The row's own warning when the paper's effect is below what this n detects with 80% power (the engine's MDE):
+    "inconclusive" is then the likely verdict whatever the truth, by design of the sample, not by the data."""
+    if paper_effect is None or not math.isfinite(est.mde) or abs(paper_effect) >= est.mde:
+        return ""
+    return (f"undecidable by design at n = {est.n}: this comparison has 80% power only for effects of at least "
+            f"{est.mde:.1f} points (its MDE), and the paper's effect, {paper_effect:+.3g}, is below that")
+
+
+def _check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, fast=None,
+           parts: Sequence | None = None, part_labels: Sequence[str] | None = None,
+           part_paper_effects: Sequence[float | None] | None = None, reason: str | None = None,
+           pass_count_ratio: float | None = None, seed: int = 0, mde: bool = True) -> Outcome:
     spec = get_spec(key)
     if pass_count_ratio is not None:
         spec = replace(spec, pass_count_ratio=pass_count_ratio)
@@ -208,6 +233,7 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
         design = {"discordance": sum(est.discordant) / est.n}
         if est.discordant == (0, 0):
             note = SEPARABILITY_NOTE
+        note = "; ".join(x for x in (note, underpowered_note(spec.paper_effect, est)) if x)
     elif spec.comparison == "equivalence":
         est = stats.equivalence(a, b, spec.margin)
         verdict = direction_verdict("equivalence", est, spec.margin)
@@ -284,6 +310,13 @@ def record(notebook: str, outcomes: Sequence[Outcome], profile: str) -> list[Out
         outcomes = [replace(o, verdict="not testable here", size="not testable here", note=(
             f"{profile}: random-weight models; the comparison ran (effect {o.effect:.3g}, n = {o.n}) to check the "
             "code path, and measures nothing") if o.verdict != "not testable here" else o.note) for o in outcomes]
+    from .history import superseded_for
+    from .protocol import protocol_record
+
+    prof = get_profile(profile)
+    outcomes = [replace(o, protocol=protocol_record(o.key, prof, o.used, o.n if o.verdict != "not testable here" or
+                                                    prof.random_weights else None),
+                        superseded=superseded_for(o.key)) for o in outcomes]
     folder = claims_dir()
     folder.mkdir(parents=True, exist_ok=True)
     rows = [_jsonable(asdict(o)) for o in outcomes]
@@ -319,8 +352,63 @@ def table(outcomes: Sequence[Outcome | dict]):
         rows.append({"direction": d["verdict"], "size": d.get("size", "-"), "claim": d["statement"], "source": d["source"],
                      "paper": d["paper"], "ours (CI)": format_effect(d), "p": _fmt(d.get("p"), "{:.2g}"),
                      "n": d.get("n") or "-", "MDE (80% power)": _fmt(d.get("mde"), "{:.2f}"),
-                     "discordant": _discordant(d), "note": "; ".join(x for x in (d.get("size_note"), d.get("note")) if x)})
+                     "discordant": _discordant(d), "note": "; ".join(x for x in (d.get("size_note"), d.get("note")) if x),
+                     "protocol": _protocol_label(d)})
     return pd.DataFrame(rows)
+
+
+def superseded_text(entry: dict) -> str:
+    """One superseded verdict as a sentence: "superseded: contradicted (size smaller) at n = 250 on 2026-12-02, -2.0
+    [-4.9, -0.1] points; because ..."."""
+    ours = format_effect(entry) if entry.get("effect") is not None else "estimate not recorded"
+    n = f"n = {entry['n']}" if entry.get("n") else "n not recorded"
+    size = f" (size {entry['size']})" if entry.get("size") else ""
+    disc = f", discordant {entry['discordant'][0]} / {entry['discordant'][1]}" if entry.get("discordant") else ""
+    return (f"superseded: {entry.get('verdict', 'verdict not recorded')}{size} at {n} ({entry.get('profile', '?')} "
+            f"profile, {entry.get('sample', '?')}) measured {entry.get('measured', '?')}: {ours}{disc}; superseded on "
+            f"{entry['superseded_on']} because {entry['reason']}")
+
+
+class ClaimsView:
+    """A chapter's claims as the page shows them: the table, then per claim its protocol card (a "protocol"
+    dropdown) and any superseded verdict of it (history.json), so that no published verdict disappears."""
+
+    def __init__(self, outcomes: Sequence[Outcome | dict]) -> None:
+        self.rows = [asdict(o) if isinstance(o, Outcome) else dict(o) for o in outcomes]
+        self.frame = table(outcomes)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        from .protocol import card_html, protocol_label
+
+        parts = [self.frame.to_html(index=False, classes="chapter-claims", escape=True)]
+        for r in self.rows:
+            if r["verdict"] == "not testable here" and (r.get("protocol") or {}).get("missing", True):
+                continue
+            label = protocol_label(r.get("protocol"))
+            parts.append(f"<details><summary>protocol of <code>{escape(r['key'])}</code>: {escape(label)}</summary>"
+                         f"{card_html(r.get('protocol'))}</details>")
+        for r in self.rows:
+            for entry in r.get("superseded") or []:
+                parts.append(f'<p style="font-size:90%"><b>{escape(r["key"])}</b>: {escape(superseded_text(entry))}</p>')
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return self.frame.to_string()
+
+
+def show(outcomes: Sequence[Outcome | dict]) -> ClaimsView:
+    """What a chapter displays under "What this shows": :class:`ClaimsView`."""
+    return ClaimsView(outcomes)
+
+
+def _protocol_label(d: dict) -> str:
+    from .protocol import protocol_label
+
+    if d.get("verdict") == "not testable here" and (d.get("protocol") or {}).get("missing", True):
+        return "-"
+    return protocol_label(d.get("protocol"))
 
 
 def _discordant(d: dict) -> str:

@@ -50,6 +50,26 @@ def add_entry(reason: str, date: str | None = None, path: Path = HISTORY) -> dic
     return entry
 
 
+#: The fields of a superseded verdict in an entry's ``superseded`` list (what the summary and chapters show).
+SUPERSEDED_FIELDS = ("key", "verdict", "size", "n", "effect", "ci_low", "ci_high", "unit", "comparison", "discordant",
+                     "profile", "sample", "measured")
+
+
+def superseded(history: dict | None = None) -> list[dict]:
+    """Every superseded verdict recorded in the history, each with the date and reason of the entry that superseded
+    it (``superseded_on``, ``reason``), oldest first."""
+    out = []
+    for e in (history or load())["entries"]:
+        for item in e.get("superseded", []):
+            out.append({**item, "superseded_on": e["date"], "reason": item.get("why") or e["reason"]})
+    return out
+
+
+def superseded_for(key: str, history: dict | None = None) -> list[dict]:
+    """The superseded verdicts of claim ``key`` (none for most claims)."""
+    return [s for s in superseded(history) if s["key"] == key]
+
+
 def last_entry(history: dict | None = None) -> dict | None:
     entries = (history or load())["entries"]
     return entries[-1] if entries else None
