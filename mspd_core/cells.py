@@ -142,10 +142,11 @@ def computation(config: Defense | Attack) -> dict:
 
 
 #: Sources whose edits cannot change a computed (cached) result: presentation, claims, CLI, benchmark, the course
-#: and its grading, the grid runner and its Ray engine (they run this module's cells and tabulate them), and the
+#: and its grading, the grid runner and its Ray engine (they run this module's cells and tabulate them), each paper's
+#: part vocabulary (``parts/``: it builds configurations, whose every field is in the keys), and the
 #: offline zoo tools (training, the paper-dry
 #: checkpoints: the weights they write are fingerprinted by their SHA-256 in every key).
-_PRESENTATION = ("claims", "viz.py", "notebook.py", "cli.py", "bench.py", "experiments.py", "course.py", "grading.py",
+_PRESENTATION = ("claims", "parts/", "viz.py", "notebook.py", "cli.py", "bench.py", "experiments.py", "course.py", "grading.py",
                  "grid.py", "evaluate.py", "distributed.py", "ray_bench.py", "zoo/card.py", "zoo/check.py", "zoo/dry.py", "zoo/train.py")
 
 

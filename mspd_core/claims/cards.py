@@ -7,17 +7,11 @@ configurations (snu-mllab/preemptive-robustification: ``configs/cifar10_*.yaml``
 """
 from __future__ import annotations
 
+from .card_text import AA_WHY as _AA_WHY
+from .card_text import CIFAR10_SAMPLE_WHY, N_WHY, STEPS_WHY
 from .protocol import Card, Setting
 
 # ---- shared fields ------------------------------------------------------------------------------------------------
-
-#: CIFAR-10 as this build reads it offline (SPEC: a JPEG quality-75 copy) against the papers' lossless test set.
-CIFAR10_SAMPLE_WHY = ("offline, CIFAR-10 comes from SPEC's JPEG (quality 75) copy of the test set; the papers use the "
-                      "lossless images (torchvision's download, used here when online)")
-#: Why a claim's n is below the paper's (the profile's sample sizes are set by the 90-minute cpu book).
-N_WHY = ("the profile's sample (cpu: 50 paired / 250 large images) is set by the 90-minute budget of the cpu book on "
-         "2 CPU cores; the row's MDE says what this n can detect")
-STEPS_WHY = "the profile's pgd_steps (20 in cpu and paper, as the paper; fewer only in the smoke / paper-dry code checks)"
 
 BILEVEL_N = 10_000  # "We take the whole 10,000 images from CIFAR-10 test set" (Supplementary C.1)
 BL_MODELS_PAPER = ("WRN-34-10s trained for 200 epochs: ADV (10-step PGD adversarial training, best test checkpoint) and "
@@ -67,8 +61,6 @@ _WHITE_CHECKED = {"attack steps": 20, "ball of a valid adversarial example": "or
 _WHITE_WHY = {"attack steps": STEPS_WHY,
               "reconstruction iterations": "the reconstruction runs as many iterations as the robustification it "
                                            "reverses (the profile's bl_epochs)"}
-_AA_WHY = ("AutoAttack standard (with FAB-T's and Square's cost) does not fit the cpu book; the profile's attacks are "
-           "AutoAttack's own")
 _ACC = "accuracy of the classifier on the robustified images under the attack (paired, same images)"
 _WHITE_ACC = ("accuracy by Definition 3 (robust: release correct AND the output correct or outside the original's "
               "ball), lowest over the sweep, against the originals' grey-box PGD accuracy")

@@ -213,8 +213,9 @@ def underpowered_note(paper_effect: float | None, est: stats.Estimate) -> str:
     "inconclusive" is then the likely verdict whatever the truth, by design of the sample, not by the data."""
     if paper_effect is None or not math.isfinite(est.mde) or abs(paper_effect) >= est.mde:
         return ""
-    return (f"undecidable by design at n = {est.n}: this comparison has 80% power only for effects of at least "
-            f"{est.mde:.1f} points (its MDE), and the paper's effect, {paper_effect:+.3g}, is below that")
+    return (f"underpowered by design at n = {est.n}: this comparison has 80% power only for effects of at least "
+            f"{est.mde:.1f} points (its MDE), and the paper's effect, {paper_effect:+.3g}, is below that; an "
+            "inconclusive direction here is what the sample makes likely, not evidence against the paper")
 
 
 def _check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, fast=None,
@@ -310,12 +311,12 @@ def record(notebook: str, outcomes: Sequence[Outcome], profile: str) -> list[Out
         outcomes = [replace(o, verdict="not testable here", size="not testable here", note=(
             f"{profile}: random-weight models; the comparison ran (effect {o.effect:.3g}, n = {o.n}) to check the "
             "code path, and measures nothing") if o.verdict != "not testable here" else o.note) for o in outcomes]
+    from .cards import CARDS
     from .history import superseded_for
     from .protocol import protocol_record
 
     prof = get_profile(profile)
-    outcomes = [replace(o, protocol=protocol_record(o.key, prof, o.used, o.n if o.verdict != "not testable here" or
-                                                    prof.random_weights else None),
+    outcomes = [replace(o, protocol=protocol_record(CARDS.get(o.key), prof, o.used, o.n, measured=bool(o.n)),
                         superseded=superseded_for(o.key)) for o in outcomes]
     folder = claims_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -355,6 +356,28 @@ def table(outcomes: Sequence[Outcome | dict]):
                      "discordant": _discordant(d), "note": "; ".join(x for x in (d.get("size_note"), d.get("note")) if x),
                      "protocol": _protocol_label(d)})
     return pd.DataFrame(rows)
+
+
+def protocol_counts_text(rows: Sequence[dict]) -> str:
+    """The summary's protocol line: measured claims tested as the paper, with deviations (how many), and any without
+    a card or with an unexplained deviation."""
+    from .protocol import protocol_label
+
+    measured = [r for r in rows if r["verdict"] != "not testable here"]
+    labels = [protocol_label(r.get("protocol")) for r in measured]
+    as_paper = labels.count("as the paper")
+    counts: dict[int, int] = {}
+    for r in measured:
+        p = r.get("protocol") or {}
+        if not p.get("missing") and p.get("deviations"):
+            counts[p["deviations"]] = counts.get(p["deviations"], 0) + 1
+    spread = ", ".join(f"{k} with {d} deviation{'s' * (d != 1)}" for d, k in sorted(counts.items()))
+    missing = sum(lab == "no card" for lab in labels)
+    unexplained = sum(lab.endswith("unexplained") for lab in labels)
+    return (f"**Protocol** (each claim's card: the paper's setting beside ours): of {len(measured)} measured claims, "
+            f"**{as_paper}** tested as the paper, **{len(measured) - as_paper}** with named deviations ({spread or 'none'})"
+            + (f"; **{missing} without a card**" if missing else "")
+            + (f"; **{unexplained} with an unexplained deviation**" if unexplained else "") + ".")
 
 
 def superseded_text(entry: dict) -> str:
@@ -484,7 +507,8 @@ def write_front_page(rows: Sequence[dict], figure, profile: str) -> Path | None:
             + "- direction: " + ", ".join(f"{k} {v}" for v, k in direction.items()) + "\n"
             + "- size against the paper's own effect: " + ", ".join(f"{k} {v}" for v, k in size.items()) + "\n"
             + f"- {multi['holm']} of {multi['reproduced']} reproduced claims survive Holm's correction across all "
-            f"{multi['testable']} testable claims\n\n"
+            f"{multi['testable']} testable claims\n"
+            + "- " + protocol_counts_text(rows) + "\n\n"
             "Every claim, its interval and both verdicts: [the summary](../notebooks/_executed/summary.ipynb).\n\n"
             "![Forest plot of every testable claim: our effect and interval, the paper's effect](_generated/forest.png)\n")
     path = FRONT_PAGE_DIR / "verdicts.md"

@@ -111,7 +111,12 @@ def used_settings(attack=None, defense=None, **extra) -> dict[str, Any]:
 
 
 def _resolve(text: str | None, facts: Mapping[str, Any]) -> str | None:
-    return None if text is None else text.format(**facts)
+    """``text`` with each ``{fact}`` replaced by the profile's value; other braces (a set such as {1/4, 1/2}) stay."""
+    import re
+
+    if text is None:
+        return None
+    return re.sub(r"\{([a-z_0-9]+)\}", lambda m: str(facts[m.group(1)]) if m.group(1) in facts else m.group(0), text)
 
 
 def card_rows(card: Card, profile, used: Mapping[str, Any] | None) -> list[dict]:
@@ -148,23 +153,17 @@ def deviations(rows: list[dict]) -> int:
     return sum(r["deviation"] for r in rows)
 
 
-def card_for(key: str) -> Card | None:
-    """The registered card of claim ``key`` (None when it has none: the summary flags it, a test fails)."""
-    from .cards import CARDS
-
-    return CARDS.get(key)
-
-
-def protocol_record(key: str, profile, used: Mapping[str, Any] | None, n: int | None) -> dict:
-    """What a claim's record stores of its protocol: the rows as run (n from the outcome itself), the number of
-    deviations and of unexplained ones; ``{"missing": True}`` when the claim has no card."""
-    card = card_for(key)
+def protocol_record(card: Card | None, profile, used: Mapping[str, Any] | None, n: int | None,
+                    measured: bool = True) -> dict:
+    """What a claim's record stores of its protocol (``card``: the claim's, from :data:`.cards.CARDS`): the rows as
+    run (n from the outcome itself), the number of deviations and of unexplained ones; ``{"missing": True}`` when the
+    claim has no card. A claim not measured in this build (``measured=False``) shows its narrative fields only."""
     if card is None:
         return {"missing": True, "rows": [], "deviations": 0, "unexplained": 0}
     used = dict(used or {})
     if n:
         used.setdefault("n", n)
-    rows = card_rows(card, profile, used)
+    rows = card_rows(card if measured else Card(card.settings), profile, used)
     return {"missing": False, "rows": rows, "deviations": deviations(rows),
             "unexplained": sum(r["unexplained"] for r in rows)}
 

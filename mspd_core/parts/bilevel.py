@@ -136,16 +136,22 @@ def whitebox_sweep_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def whitebox_description(attack: Attack) -> str:
-    """One sentence of what the white-box column ran, each setting named as the paper's or the build's."""
+    """One sentence of what the white-box column ran, each setting beside the paper's where they differ."""
     p = attack.params
+    steps = p["steps"]
+
+    def beside(ours, paper, what: str = "") -> str:
+        return f"{ours}{what} (the paper's)" if ours == paper else f"**{ours}**{what} (the paper: {paper})"
+
     smoothed = ("" if attack.smoothed_sigma is None else
                 f" on the smoothed classifier (randomized PGD: {p['noise_samples']} noise samples per step in the "
-                f"reconstruction, as the robustification; {p['eval_noise_samples']} in the final attack, the paper's "
-                "evaluation count)")
+                f"reconstruction, as the robustification; "
+                f"{beside(p['eval_noise_samples'], EVAL_NOISE_SAMPLES, ' noise samples per step')} in the final "
+                "attack)")
     return (f"Reconstruction (Algorithm 3: the robustification's dynamics reversed, started at the release, "
-            f"**{p['epochs']}** iterations as the robustification here (paper: {PAPER_OUTER_ITERATIONS}); labels: the "
-            f"model's own predictions on the release), then PGD-{p['steps']} (the paper's) of step "
-            f"{FINAL_STEP_FACTOR:g} eps_f / {p['steps']} (the authors' evaluation) around the reconstruction for each "
+            f"{beside(p['epochs'], PAPER_OUTER_ITERATIONS, ' iterations')}, as many as the robustification; labels: "
+            f"the model's own predictions on the release), then {beside(f'PGD-{steps}', 'PGD-20')} "
+            f"of step {FINAL_STEP_FACTOR:g} eps_f / steps (the authors' evaluation) around the reconstruction for each "
             f"final budget {', '.join(budget_label(s) for s in p['sweep'])} (the authors' sweep){smoothed}. "
             "Scored by the paper's Definition 3: an image falls only if the release is misclassified, or the "
             "adversary's output is misclassified AND within eps of the ORIGINAL image (an output outside that ball "
