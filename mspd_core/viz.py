@@ -110,7 +110,7 @@ def accuracy_bars(table, attack: str, title: str = ""):
 
 def accuracy_dots(panels: dict[str, "pd.DataFrame"]):
     """One panel per title: each row's accuracy per attack as dots with 95% intervals (tidy frames with columns
-    row, attack, acc, ci_low, ci_high; e.g. :func:`mspd_core.experiments.tidy_model_rows`)."""
+    row, attack, acc, ci_low, ci_high; e.g. :func:`mspd_core.parts.bilevel.tidy_model_rows`)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.4), sharey=False, squeeze=False)

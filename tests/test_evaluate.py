@@ -218,30 +218,44 @@ def test_attack_budget_is_around_its_input(method, data):
 
 
 def test_zoo_helpers_for_fast_preemption_tables():
-    from mspd_core import experiments as ex
+    from mspd_core.parts import fast_preemption as fpp
     from mspd_core.zoo.registry import zoo_for
 
     zoo = zoo_for("embedded")
-    swapped = ex.with_classifier(zoo, zoo.backbone)
+    swapped = fpp.with_classifier(zoo, zoo.backbone)
     assert swapped.classifier == zoo.backbone and swapped.targets == zoo.targets and swapped.backbone == zoo.backbone
     with pytest.raises(ValueError, match="valid models"):
-        ex.with_classifier(zoo, "no-such-model")
-    victims = ex.transfer_victims(zoo)
+        fpp.with_classifier(zoo, "no-such-model")
+    victims = fpp.transfer_victims(zoo)
     assert victims[0] == zoo.main_target and victims[1] in zoo.targets and victims[1] != victims[0]
     with pytest.raises(ValueError, match="one target"):
-        ex.transfer_victims(Zoo("clf", "bb", ("t1",), ("bb",), "test"))
+        fpp.transfer_victims(Zoo("clf", "bb", ("t1",), ("bb",), "test"))
 
 
 def test_backbone_robustness_comes_from_the_manifest_not_the_page():
     import pandas as pd
 
-    from mspd_core import experiments as ex
+    from mspd_core.parts import fast_preemption as fpp
     from mspd_core.zoo.registry import zoo_for
 
     zoo = zoo_for("embedded")
     page = pd.Series({b: 50.0 for b in zoo.backbones})  # what a page measured: ignored when the manifest has all
-    rob, basis = ex.backbone_robustness(zoo, page)
+    rob, basis = fpp.backbone_robustness(zoo, page)
     assert "manifest" in basis and set(rob.index) == set(zoo.backbones) and rob.idxmin() == "bb-preact-std"
     other = Zoo("clf", "bb", ("t1",), ("bb", "bb2"), "test")
-    rob, basis = ex.backbone_robustness(other, pd.Series({"bb": 10.0, "bb2": 20.0, "t1": 5.0}))
+    rob, basis = fpp.backbone_robustness(other, pd.Series({"bb": 10.0, "bb2": 20.0, "t1": 5.0}))
     assert "this page" in basis and rob.idxmax() == "bb2" and list(rob.index) == ["bb", "bb2"]
+
+
+def test_the_reversion_protocol_labeller_is_the_zoos_least_accurate_model():
+    """Fast Preemption Table 2's protocol "selects a poor classifier": by the manifest's clean accuracy, never the
+    excluded victim; a zoo without manifest accuracies falls back to its backbone."""
+    from mspd_core.parts import fast_preemption as fpp
+    from mspd_core.zoo.registry import read_manifest, zoo_for
+
+    zoo = zoo_for("embedded")
+    pool = [m for m in dict.fromkeys((zoo.classifier,) + zoo.targets + zoo.backbones) if m != zoo.main_target]
+    accs = {m: read_manifest()[m]["eval"]["clean_acc"] for m in pool}
+    weak = fpp.least_accurate_model(zoo, exclude=(zoo.main_target,))
+    assert weak != zoo.main_target and accs[weak] == min(accs.values())
+    assert fpp.least_accurate_model(Zoo("clf", "bb", ("t1",), ("bb",), "test")) == "bb"
