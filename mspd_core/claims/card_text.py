@@ -3,6 +3,8 @@ reasons of the deviations every part of the book makes the same way. A module of
 imports the other two."""
 from __future__ import annotations
 
+from .protocol import Card, Setting
+
 #: CIFAR-10 as this build reads it offline (SPEC: a JPEG quality-75 copy) against the papers' lossless test set.
 CIFAR10_SAMPLE_WHY = ("offline, CIFAR-10 comes from SPEC's JPEG (quality 75) copy of the test set; the papers use the "
                       "lossless images (torchvision's download, used here when online)")
@@ -34,3 +36,43 @@ TIME_N_WHY = ("n here counts the timed batches of both defenses (seconds per ima
 TIME_WHY = ("no GPU here: both defenses are timed on the same machine, so their ratio, not their seconds, is what "
             "compares with the paper's; the forward+backward pass counts say what ratio the algorithms imply on any "
             "hardware")
+
+
+# ---- the fields the MSPD and Fast Preemption cards build the same way (``who``: "target" in MSPD, "victim" in FP) ----
+
+def models_setting(note: str) -> Setting:
+    """The paper's RobustBench models, or the profile's zoo (``{zoo}``: "as the paper" under the paper profile)."""
+    return Setting(PAPER_MODELS, "{zoo}", f"{ZOO_WHY}; {note}")
+
+
+def accuracy_setting(what: str, who: str) -> Setting:
+    return Setting(f"robust accuracy of the {who} under the attack, {what} (paired here, on the same images)")
+
+
+def clean_setting(what: str, who: str) -> Setting:
+    return Setting(f"clean accuracy of the {who}, {what} (paired here, on the same images)")
+
+
+def time_setting(paper_times: str, gpu: str) -> Setting:
+    """Seconds per image on the paper's ``gpu`` against this machine's: the claim is their ratio."""
+    return Setting(f"seconds per image on {gpu} ({paper_times}); the claim is their ratio",
+                   "seconds per image (labels + defense) on the machine that builds the book (the cpu book: 2 CPU "
+                   "cores), per-batch timings of both defenses on the same images; their ratio, beside the "
+                   "forward+backward pass-count ratio", TIME_WHY)
+
+
+def make_card(threat: Setting, defense: Setting, attack: Setting, models: Setting, labeller: Setting, sample: Setting,
+              metric: Setting, row: str | Setting, checked: dict | None = None, why: dict | None = None, n=1_000,
+              n_why: str = N_WHY) -> Card:
+    """A card from its eight fields (``row``: the paper row as text, or a Setting where ours differs) and the paper's
+    value of each checked setting, ``n`` always among them (1,000: SPEC's paper scale, where a paper states none)."""
+    return Card({"threat model": threat, "defense": defense, "attack": attack, "models": models, "labeller": labeller,
+                 "sample": sample, "metric": metric, "paper row": row if isinstance(row, Setting) else Setting(row)},
+                {"n": n, **(checked or {})}, {"n": n_why, **(why or {})})
+
+
+def sample_settings(paper: str, why: str) -> tuple[Setting, Setting]:
+    """The paired subset's and the large sample's ``sample`` fields against the paper's images (``paper``)."""
+    return tuple(Setting(paper, f"a class-balanced draw from the CIFAR-10 test set: {which}, the same images for every "
+                                "row", why)
+                 for which in ("the paired subset (part of the large sample)", "the large sample"))

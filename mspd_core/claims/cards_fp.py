@@ -8,8 +8,11 @@ the attacker's ball is centred, nor PGD's steps: the cards say so. Ours is what 
 """
 from __future__ import annotations
 
-from .card_text import (AA_WHY, BASELINE_EPOCHS_WHY, CIFAR10_SAMPLE_WHY, N_WHY, PAPER_MODELS, TIME_N, TIME_N_WHY,
-                        TIME_WHY, ZOO_WHY)
+from functools import partial
+
+from .card_text import (accuracy_setting, clean_setting, make_card, models_setting, sample_settings, time_setting,
+                        AA_WHY, BASELINE_EPOCHS_WHY, CIFAR10_SAMPLE_WHY, PAPER_MODELS, TIME_N, TIME_N_WHY,
+                        ZOO_WHY)
 from .cards_mspd import AA, AA_CHECKED, BILEVEL_OURS, MSPD_DEF, MSPD_N
 from .cards_mspd import SAMPLE_PAIRED as MSPD_SAMPLE_PAIRED
 from .cards_mspd import THREAT as MSPD_THREAT
@@ -63,10 +66,7 @@ _SAMPLE_PAPER = ("CIFAR-10 test images, lossless (the paper gives 1,000 images o
                  "Fig. 10; its tables state neither how many nor which)")
 _SAMPLE_WHY = (CIFAR10_SAMPLE_WHY + "; the paper's images are unknown, so a fixed class-balanced draw pairs every row "
                "and chapter on the same images")
-SAMPLE_PAIRED = Setting(_SAMPLE_PAPER, "a class-balanced draw from the CIFAR-10 test set: the paired subset (part of "
-                        "the large sample), the same images for every row", _SAMPLE_WHY)
-SAMPLE_LARGE = Setting(_SAMPLE_PAPER, "a class-balanced draw from the CIFAR-10 test set: the large sample, the same "
-                       "images for every row", _SAMPLE_WHY)
+SAMPLE_PAIRED, SAMPLE_LARGE = sample_settings(_SAMPLE_PAPER, _SAMPLE_WHY)
 
 _MAIN = "this claim's victim: the zoo's main target (embedded tg-cnn-fgsm; the paper zoo's WideResNet-94-16, Table 1's)"
 _SEPARATION = ("this claim runs on the separation target (registry target='separation'): the embedded zoo's strongest, "
@@ -83,32 +83,16 @@ _ABLATION_WHY = ("100 backward steps per image for every labeller and backbone i
 
 
 def _models(note: str = _MAIN) -> Setting:
-    """The paper's RobustBench models, or the profile's zoo (``{zoo}``: "as the paper" under the paper profile)."""
-    return Setting(PAPER_MODELS, "{zoo}", f"{ZOO_WHY}; {note}")
+    return models_setting(note)
 
 
-def _acc(what: str) -> Setting:
-    return Setting(f"robust accuracy of the victim under the attack, {what} (paired here, on the same images)")
-
-
-def _clean(what: str) -> Setting:
-    return Setting(f"clean accuracy of the victim, {what} (paired here, on the same images)")
+_acc = partial(accuracy_setting, who="victim")
+_clean = partial(clean_setting, who="victim")
+_card = partial(make_card, n=FP_N)
 
 
 def _time(paper_times: str) -> Setting:
-    return Setting(f"seconds per image on an NVIDIA A100 40GB GPU ({paper_times}; Appendix E); the claim is their "
-                   "ratio",
-                   "seconds per image (labels + defense) on the machine that builds the book (the cpu book: 2 CPU "
-                   "cores), per-batch timings of both defenses on the same images; their ratio, beside the "
-                   "forward+backward pass-count ratio", TIME_WHY)
-
-
-def _card(threat: Setting, defense: Setting, attack: Setting, models: Setting, labeller: Setting, sample: Setting,
-          metric: Setting, row: str | Setting, checked: dict | None = None, why: dict | None = None, n=FP_N,
-          n_why: str = N_WHY) -> Card:
-    return Card({"threat model": threat, "defense": defense, "attack": attack, "models": models, "labeller": labeller,
-                 "sample": sample, "metric": metric, "paper row": row if isinstance(row, Setting) else Setting(row)},
-                {"n": n, **(checked or {})}, {"n": n_why, **(why or {})})
+    return time_setting(paper_times + "; Appendix E", "an NVIDIA A100 40GB GPU")
 
 
 def _time_card(defense: Setting, paper_times: str, row: str, labeller: Setting, checked: dict | None = None,

@@ -8,8 +8,11 @@ chapter from the objects it ran (``claims.used_settings``).
 """
 from __future__ import annotations
 
-from .card_text import (AA_WHY, BASELINE_EPOCHS_WHY, CIFAR10_SAMPLE_WHY, N_WHY, PAPER_MODELS, STEPS_WHY, TIME_N,
-                        TIME_N_WHY, TIME_WHY, ZOO_WHY)
+from functools import partial
+
+from .card_text import (accuracy_setting, clean_setting, make_card, models_setting, sample_settings, time_setting,
+                        AA_WHY, BASELINE_EPOCHS_WHY, CIFAR10_SAMPLE_WHY, PAPER_MODELS, STEPS_WHY, TIME_N,
+                        TIME_N_WHY, ZOO_WHY)
 from .protocol import AUTOATTACK_STANDARD, Card, Setting
 
 MSPD_N = 1_000  # not stated by the paper: SPEC's paper scale
@@ -73,10 +76,7 @@ _SEPARATION = ("this claim runs on the separation target (registry target='separ
 _SAMPLE_PAPER = "CIFAR-10 test images, lossless (the paper states neither how many nor which)"
 _SAMPLE_WHY = (CIFAR10_SAMPLE_WHY + "; the paper's images are unknown, so a fixed class-balanced draw pairs every row "
                "and chapter on the same images")
-SAMPLE_PAIRED = Setting(_SAMPLE_PAPER, "a class-balanced draw from the CIFAR-10 test set: the paired subset (part of "
-                        "the large sample), the same images for every row", _SAMPLE_WHY)
-SAMPLE_LARGE = Setting(_SAMPLE_PAPER, "a class-balanced draw from the CIFAR-10 test set: the large sample, the same "
-                       "images for every row", _SAMPLE_WHY)
+SAMPLE_PAIRED, SAMPLE_LARGE = sample_settings(_SAMPLE_PAPER, _SAMPLE_WHY)
 
 #: A lemma is proved, not measured: its "n" in the paper.
 LEMMA_N = "none (a proof)"
@@ -85,31 +85,16 @@ LEMMA_N_WHY = ("the paper proves the lemma and reports no sample for it; measuri
 
 
 def _models(note: str = _MAIN) -> Setting:
-    """The paper's RobustBench models, or the profile's zoo (``{zoo}``: "as the paper" under the paper profile)."""
-    return Setting(PAPER_MODELS, "{zoo}", f"{ZOO_WHY}; {note}")
+    return models_setting(note)
 
 
-def _acc(what: str) -> Setting:
-    return Setting(f"robust accuracy of the target under the attack, {what} (paired here, on the same images)")
-
-
-def _clean(what: str) -> Setting:
-    return Setting(f"clean accuracy of the target, {what} (paired here, on the same images)")
+_acc = partial(accuracy_setting, who="target")
+_clean = partial(clean_setting, who="target")
+_card = partial(make_card, n=MSPD_N)
 
 
 def _time(paper_times: str) -> Setting:
-    return Setting(f"seconds per image on a single NVIDIA A100 GPU ({paper_times}); the claim is their ratio",
-                   "seconds per image (labels + defense) on the machine that builds the book (the cpu book: 2 CPU "
-                   "cores), per-batch timings of both defenses on the same images; their ratio, beside the "
-                   "forward+backward pass-count ratio", TIME_WHY)
-
-
-def _card(threat: Setting, defense: Setting, attack: Setting, models: Setting, labeller: Setting, sample: Setting,
-          metric: Setting, row: str, checked: dict | None = None, why: dict | None = None, n=MSPD_N,
-          n_why: str = N_WHY) -> Card:
-    return Card({"threat model": threat, "defense": defense, "attack": attack, "models": models, "labeller": labeller,
-                 "sample": sample, "metric": metric, "paper row": Setting(row)},
-                {"n": n, **(checked or {})}, {"n": n_why, **(why or {})})
+    return time_setting(paper_times, "a single NVIDIA A100 GPU")
 
 
 def _time_card(defense: Setting, paper_times: str, row: str, checked: dict | None = None, why: dict | None = None,
