@@ -177,11 +177,12 @@ def card_html(record: Mapping[str, Any] | None) -> str:
     head = "<tr><th>field</th><th>paper</th><th>ours</th><th>why ours differs</th></tr>"
     body = []
     for r in record["rows"]:
+        # the colour sits on the cells: a card nests inside a claims table whose own rows are styled <tr>s
         style = (' style="background:#f8d7da"' if r["unexplained"] else ' style="background:#fff3cd"' if r["deviation"]
                  else "")
         why = escape(r["why"]) or ("<b>UNEXPLAINED</b>" if r["unexplained"] else "")
-        body.append(f"<tr{style}><td>{escape(r['field'])}</td><td>{escape(r['paper'])}</td><td>{escape(r['ours'])}</td>"
-                    f"<td>{why}</td></tr>")
+        body.append("<tr>" + "".join(f"<td{style}>{cell}</td>" for cell in (escape(r["field"]), escape(r["paper"]),
+                                                                            escape(r["ours"]), why)) + "</tr>")
     summary = ("as the paper" if not record["deviations"] else
                f"{record['deviations']} deviation{'s' * (record['deviations'] != 1)}")
     return (f'<p style="margin:0"><b>Protocol: {summary}</b></p><table style="font-size:90%">{head}{"".join(body)}'
