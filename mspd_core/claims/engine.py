@@ -403,13 +403,13 @@ class ClaimsView:
     def _repr_html_(self) -> str:
         from html import escape
 
-        from .protocol import card_html, protocol_label
+        from .protocol import card_html
 
         parts = [self.frame.to_html(index=False, classes="chapter-claims", escape=True)]
         for r in self.rows:
-            if r["verdict"] == "not testable here" and (r.get("protocol") or {}).get("missing", True):
+            label = _protocol_label(r)
+            if label == "-":
                 continue
-            label = protocol_label(r.get("protocol"))
             parts.append(f"<details><summary>protocol of <code>{escape(r['key'])}</code>: {escape(label)}</summary>"
                          f"{card_html(r.get('protocol'))}</details>")
         for r in self.rows:
