@@ -1,13 +1,14 @@
-"""A5 (Frosio & Kautz, "A5: Adversarial Augmentation Against Adversarial Attacks", CVPR 2023), the
-robustification baseline of MSPD Table VIII and Fast Preemption Table 1.
+"""A5 (Frosio & Kautz, "The Best Defense is a Good Offense: Adversarial Augmentation against Adversarial Attacks",
+CVPR 2023), the robustification baseline of MSPD Table VIII and Fast Preemption Table 1.
 
-A5 releases x_p = x + delta with |delta|_inf <= eps chosen to make the *certified* prediction of the
-true class as safe as possible: it maximises a lower bound, computed by bound propagation through a
-certifiably trained model, of the class-y margin over every attack of radius ``attack_eps`` around
-x_p (A5 paper, Sec. 3, "defensive augmentation"). Here the bound is IBP or CROWN from the
-``bound-propagation`` package (:mod:`mspd_core.bounds`), the certified model the zoo's IBP-trained MLP
-``a5-mlp-ibp``, and the ascent signed-gradient steps on the worst-case cross-entropy (the smooth
-surrogate of the margin bound IBP training minimises) projected into the eps-ball and [0, 1].
+A5 releases x_p = clip(x + delta, 0, 1) with delta = eps (2 sigmoid(z) - 1) (|delta|_inf < eps by construction)
+and chooses z per image to make the *certified* prediction of class y as safe as possible: it minimises the
+worst-case cross-entropy of the lower bounds of the margins z_y - z_j over every attack of radius ``attack_eps``
+around x_p, computed by bound propagation through a certifiably trained classifier (A5 paper, Sec. 3; NVlabs/A5
+``a5.py``: RMSprop on z, the attack radius ramped up, the loss mixing the clean cross-entropy with weight
+f = (eps_max - eps_t) / eps_max while it ramps). Here the bound is IBP on the margin specification
+(:mod:`mspd_core.bounds`) and the classifier the zoo's certified CNN ``a5-cnn-ibp``; A5's "offline" variant (one
+z per image; its trained robustifier network is not built here).
 """
 from __future__ import annotations
 
@@ -15,18 +16,34 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..bounds import METHODS, bound_network, logit_bounds, worst_case_logits
-from ..tensors import check_count, check_images, check_labels, check_positive, project
+from ..bounds import METHODS, bound_network, margin_bounds, verified_cross_entropy
+from ..tensors import check_count, check_images, check_labels, check_positive
 
 
-def a5_step(model: nn.Module, x: Tensor, x_t: Tensor, y: Tensor, eps: float, attack_eps: float, step: float,
-            method: str) -> Tensor:
-    """One ascent step of the certified margin: x_{t+1} = Proj(x_t - step * sign(grad CE(worst-case bounds)), x, eps)."""
-    x_t = x_t.detach().requires_grad_(True)
-    lower, upper = logit_bounds(model, x_t, attack_eps, method)
-    loss = F.cross_entropy(worst_case_logits(lower, upper, y), y, reduction="sum")
-    (grad,) = torch.autograd.grad(loss, x_t)
-    return project(x_t.detach() - step * grad.sign(), x, eps)
+def a5_perturbation(z: Tensor, eps: float) -> Tensor:
+    """A5's parametrisation of the defensive perturbation: delta = eps (2 sigmoid(z) - 1), strictly inside the ball."""
+    return eps * (2 * torch.sigmoid(z) - 1)
+
+
+def a5_release(x: Tensor, z: Tensor, eps: float) -> Tensor:
+    """x_p = clip(x + delta(z), 0, 1) (NVlabs/A5 ``zx2x_rob``)."""
+    return (x + a5_perturbation(z, eps)).clamp(0.0, 1.0)
+
+
+def ramped_attack_eps(step: int, attack_eps: float, start: int, length: int) -> float:
+    """The attack radius at ``step``: 0 before ``start``, then linearly up to ``attack_eps`` over ``length`` steps
+    (A5 ramps it with auto_LiRPA's SmoothedScheduler, start=3, length=18 epochs)."""
+    return attack_eps * min(1.0, max(0.0, (step - start + 1) / length))
+
+
+def a5_loss(model: nn.Module, x_p: Tensor, y: Tensor, eps_t: float, attack_eps: float, method: str) -> Tensor:
+    """f CE(model(x_p), y) + (1 - f) verified CE of the margin bounds at radius ``eps_t``, f = 1 - eps_t / attack_eps
+    (A5's ``compute_predictions_and_loss``), summed over images (each image's z gets its own gradient)."""
+    f = 1.0 - eps_t / attack_eps
+    loss = (1.0 - f) * verified_cross_entropy(margin_bounds(model, x_p, y, eps_t, method), reduction="sum")
+    if f > 0:
+        loss = loss + f * F.cross_entropy(model(x_p), y, reduction="sum")
+    return loss
 
 
 def a5(
@@ -35,26 +52,32 @@ def a5(
     y: Tensor,
     eps: float = 8 / 255,
     attack_eps: float | None = None,
-    steps: int = 20,
-    step: float | None = None,
+    steps: int = 100,
+    lr: float = 0.1,
+    ramp_start: int = 3,
+    ramp_length: int = 18,
     method: str = "ibp",
     seed: int | torch.Generator | None = 0,
 ) -> Tensor:
-    """Protect ``x`` with A5 on the certified model ``model`` (a Linear/ReLU network, e.g. ``a5-mlp-ibp``).
+    """Protect ``x`` with A5 on the certified classifier ``model`` (Conv2d/ReLU/Linear, e.g. ``a5-cnn-ibp``).
 
-    ``steps`` signed steps of size ``step`` (default 2.5 eps / steps) from x; the bound is over the box of
-    radius ``attack_eps`` (default ``eps``: the attacker's budget) around the current point. Deterministic
-    (``seed`` is accepted for the common defense signature)."""
+    ``steps`` RMSprop steps (learning rate ``lr``) on z from 0 (delta = 0); the bound is over the box of radius
+    ``attack_eps`` (default ``eps``: the attacker's budget) around the current release, ramped from 0.
+    Deterministic (``seed`` is accepted for the common defense signature)."""
     check_images(x, "x")
     y = check_labels(y, x)
     eps = check_positive(eps, "eps")
     attack_eps = eps if attack_eps is None else check_positive(attack_eps, "attack_eps")
     check_count(steps, "steps")
+    lr = check_positive(lr, "lr")
     if method not in METHODS:
         raise ValueError(f"unknown bound method {method!r}; known: {', '.join(METHODS)}")
     bound_network(model)  # a clear error naming the layer before any work
-    step = 2.5 * eps / steps if step is None else check_positive(step, "step")
-    x_t = x
-    for _ in range(steps):
-        x_t = a5_step(model, x, x_t, y, eps, attack_eps, step, method)
-    return x_t.detach()
+    z = torch.zeros_like(x, requires_grad=True)
+    optimizer = torch.optim.RMSprop([z], lr=lr)
+    for step in range(steps):
+        eps_t = ramped_attack_eps(step, attack_eps, ramp_start, ramp_length)
+        loss = a5_loss(model, a5_release(x, z, eps), y, eps_t, attack_eps, method)
+        (z.grad,) = torch.autograd.grad(loss, z)  # z only: the classifier's weights get no gradient
+        optimizer.step()
+    return a5_release(x, z.detach(), eps)

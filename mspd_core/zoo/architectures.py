@@ -150,8 +150,31 @@ class MLP(nn.Module):
         return self.layers(x.flatten(1))
 
 
+class CertifiedCNN(nn.Module):
+    """A small strided conv net for certified (IBP) training: two 4x4 stride-2 convolutions, a hidden linear layer
+    (the "small" CNN of Wong & Kolter 2018 and Gowal et al. 2018; A5's own CIFAR-10 classifier is a deeper one of the
+    same kind, too slow to certify-train on a 2-core CPU).
+
+    ``layers`` holds only Conv2d / ReLU / Flatten / Linear (what :mod:`mspd_core.bounds` bounds) and is the whole
+    forward; no input normalisation (inputs are [0, 1] pixels, the eps-box is in pixel units)."""
+
+    input_shape = (3, 32, 32)
+
+    def __init__(self, channels: tuple[int, int] = (16, 32), hidden: int = 100, num_classes: int = 10) -> None:
+        super().__init__()
+        c1, c2 = channels
+        self.layers = nn.Sequential(
+            nn.Conv2d(3, c1, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Flatten(), nn.Linear(c2 * 8 * 8, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
 ARCHITECTURES = {
     "mlp": MLP,
+    "certified_cnn": CertifiedCNN,
     "plain_cnn": PlainCNN,
     "mini_preact_resnet": MiniPreActResNet,
     "airnet": AirNet,

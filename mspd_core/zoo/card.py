@@ -82,8 +82,9 @@ def render() -> str:
                  "optimises (the Bi-Level part measures it on robustified ones). `sm-cnn-gauss10` / `sm-cnn-gauss25` "
                  "are trained on images plus Gaussian noise of std 0.10 / 0.25 (Cohen et al. 2019); their clean and "
                  "PGD-20 columns are the base models' on clean images, the smoothed classifiers are measured in the "
-                 "book. `a5-mlp-ibp` is a fully connected ReLU network (the only kind `bound-propagation` bounds) "
-                 "trained with interval bound propagation (Gowal et al. 2018) at eps 8/255 with AdamW.\n")
+                 "book. `a5-cnn-ibp` is a small strided CNN (Conv2d/ReLU/Linear: what `mspd_core.bounds` bounds) trained "
+                 "with interval bound propagation on the margin specification (Gowal et al. 2018) at eps 8/255 with "
+                 "AdamW.\n")
     lines.append("`tg-airnet-fgsm` (issue 22) is the zoo's **separation target**: on the weaker main target MSPD and "
                  "Bi-Level kept exactly the same images correct, so the claims that compare strong defenses run on the "
                  "strongest target the zoo has (`Zoo.separation_target`; registry field `target=\"separation\"`). It "

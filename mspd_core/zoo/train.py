@@ -111,15 +111,15 @@ def ibp_schedule(progress: float, eps: float = EPS_TRAIN) -> tuple[float, float]
 
 
 def ibp_loss(model: nn.Module, x: Tensor, y: Tensor, progress: float) -> tuple[Tensor, Tensor]:
-    """kappa CE(z(x), y) + (1 - kappa) CE(worst-case IBP logits over the eps box, y); returns (loss, clean logits)."""
-    from ..bounds import logit_bounds, worst_case_logits
+    """kappa CE(z(x), y) + (1 - kappa) verified CE of the IBP margin bounds over the eps box (Gowal et al. 2018,
+    eq. 7 with the specification layer); returns (loss, clean logits)."""
+    from ..bounds import margin_bounds, verified_cross_entropy
 
     eps, kappa = ibp_schedule(progress)
     out = model(x)
     loss = kappa * F.cross_entropy(out, y)
     if eps > 0:
-        lower, upper = logit_bounds(model, x, eps, "ibp")
-        loss = loss + (1 - kappa) * F.cross_entropy(worst_case_logits(lower, upper, y), y)
+        loss = loss + (1 - kappa) * verified_cross_entropy(margin_bounds(model, x, y, eps, "ibp"))
     return loss, out
 
 
@@ -229,7 +229,8 @@ def train(recipe: Recipe, log=print) -> dict:
     x_eval, y_eval = zoo_eval_set()
     x_val, y_val = zoo_validation_set()
     device = torch.device("cpu")
-    if recipe.arch != "mlp":
+    channels_last = recipe.training != "ibp"  # bound propagation flattens images: keep them contiguous
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)
     best = (-1.0, 0, None)  # (validation score, epoch, state)
     start = time.time()
@@ -242,7 +243,7 @@ def train(recipe: Recipe, log=print) -> dict:
         for step in bar:
             idx = perm[step * recipe.batch_size:(step + 1) * recipe.batch_size]
             xb = augment(x_all[idx], gen)
-            if recipe.arch != "mlp":
+            if channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             yb = y_all[idx]
             with training_precision(recipe, device):
