@@ -29,7 +29,11 @@ with warnings.catch_warnings():  # the package's @torch.jit.script decorators wa
 
 #: Layers a certified network may hold (the package's Linear/ReLU plus this file's convolution).
 SUPPORTED_LAYERS = (nn.Linear, nn.ReLU, nn.Conv2d, nn.Flatten, nn.Sequential)
-METHODS = ("ibp", "crown")
+#: "ibp": interval arithmetic layer by layer; "crown-ibp": CROWN's linear back-substitution from the output with
+#: IBP's intermediate bounds (Zhang et al. 2020; A5's choice, cheap on convolutions); "crown": full CROWN, whose
+#: intermediate bounds back-substitute from every layer (tightest, but memory grows with the square of a
+#: convolution's output size: small networks only).
+METHODS = ("ibp", "crown-ibp", "crown")
 #: The input shape a network without an ``input_shape`` attribute is traced with (its convolutions need one).
 CIFAR10_IMAGE_SHAPE = (3, 32, 32)
 
@@ -190,10 +194,13 @@ def input_region(x: Tensor, eps: float) -> HyperRectangle:
     return HyperRectangle((flat - eps).clamp(0.0, 1.0), (flat + eps).clamp(0.0, 1.0))
 
 
-def _bounds(graph: nn.Module, region: HyperRectangle, method: str):
+def _bounds(graph: nn.Module, region: HyperRectangle, method: str, upper: bool = True):
     if method not in METHODS:
         raise ValueError(f"unknown bound method {method!r}; known: {', '.join(METHODS)}")
-    return graph.ibp(region) if method == "ibp" else graph.crown(region).concretize()
+    if method == "ibp":
+        return graph.ibp(region)
+    linear = graph.crown_ibp if method == "crown-ibp" else graph.crown
+    return linear(region, bound_upper=upper).concretize()
 
 
 def logit_bounds(model: nn.Module, x: Tensor, eps: float, method: str = "ibp") -> tuple[Tensor, Tensor]:
@@ -214,13 +221,13 @@ def margin_matrix(y: Tensor, num_classes: int) -> Tensor:
 
 
 def margin_bounds(model: nn.Module, x: Tensor, y: Tensor, eps: float, method: str = "ibp") -> Tensor:
-    """Lower bounds of the margins z_y(x') - z_j(x'), j != y, over the box around ``x`` (shape (B, K-1)), by IBP or
-    CROWN with the specification folded into the last layer. Differentiable in ``x`` and in the weights."""
+    """Lower bounds of the margins z_y(x') - z_j(x'), j != y, over the box around ``x`` (shape (B, K-1)), by IBP,
+    CROWN-IBP or CROWN with the specification folded into the last layer. Differentiable in ``x`` and in the weights."""
     net = bound_network(model)
     last = net[-1]
     spec = margin_matrix(y, last.out_features).to(last.weight.dtype)
     graph = bound_factory().build(nn.Sequential(*net[:-1], MarginSpec(last, spec)))
-    return _bounds(graph, input_region(x, eps), method).lower
+    return _bounds(graph, input_region(x, eps), method, upper=False).lower
 
 
 def certified_margin(model: nn.Module, x: Tensor, y: Tensor, eps: float, method: str = "ibp") -> Tensor:

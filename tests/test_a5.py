@@ -44,7 +44,7 @@ def test_ibp_matches_brute_force_interval_arithmetic_on_a_two_layer_net():
     torch.testing.assert_close(up, ref_up)
 
 
-@pytest.mark.parametrize("method", ["ibp", "crown"])
+@pytest.mark.parametrize("method", ["ibp", "crown-ibp", "crown"])
 def test_bounds_contain_every_corner_of_the_box(method):
     """Sound bounds: every logit at every corner of a 3-pixel box (and random interior points) lies inside them."""
     torch.manual_seed(2)

@@ -94,9 +94,9 @@ def bilevel_pass_ratio(epochs: int, fast_passes: int = MCGS_PASSES) -> float:
 
 #: What A5 is here (Frosio & Kautz, CVPR 2023: a defensive perturbation maximising a certified lower bound of the
 #: true class's margin, by bound propagation through a certifiably trained model), for the pages that show it.
-A5_HERE = ("A5 here is its per-image optimisation: it raises the certified margin bound given by interval bound "
-           "propagation on the margin specification (bound-propagation, extended with convolutions) through the zoo's "
-           "IBP-trained CNN a5-cnn-ibp (delta = eps (2 sigmoid(z) - 1), RMSprop on z, the attack radius ramped), and "
+A5_HERE = ("A5 here is its per-image optimisation: it raises the certified margin bound (A5's CROWN-IBP / IBP mix on "
+           "the margin specification; bound-propagation, extended with convolutions) through the zoo's IBP-trained CNN "
+           "a5-cnn-ibp (delta = eps (2 sigmoid(z) - 1), RMSprop on z, the attack radius ramped), and "
            "the release then transfers to the target. The papers' "
            "A5 rows (0.01 s per image; the MSPD paper calls A5 generative) come from A5's trained robustifier network, "
            "which is not built here: our seconds per image and accuracies measure the optimisation variant")

@@ -36,11 +36,22 @@ def ramped_attack_eps(step: int, attack_eps: float, start: int, length: int) -> 
     return attack_eps * min(1.0, max(0.0, (step - start + 1) / length))
 
 
+def a5_margin_lower(model: nn.Module, x_p: Tensor, y: Tensor, eps_t: float, f: float, method: str) -> Tensor:
+    """The margin lower bounds A5 trains on at radius ``eps_t``: IBP's, or with ``method="crown-ibp"`` A5's mix
+    f * CROWN-IBP + (1 - f) * IBP (its ``compute_predictions_and_loss``: CROWN-IBP weighs less as the radius grows)."""
+    ibp = margin_bounds(model, x_p, y, eps_t, "ibp")
+    if method != "crown-ibp" or f < 1e-5:
+        return ibp if method in ("ibp", "crown-ibp") else margin_bounds(model, x_p, y, eps_t, method)
+    return f * margin_bounds(model, x_p, y, eps_t, "crown-ibp") + (1.0 - f) * ibp
+
+
 def a5_loss(model: nn.Module, x_p: Tensor, y: Tensor, eps_t: float, attack_eps: float, method: str) -> Tensor:
     """f CE(model(x_p), y) + (1 - f) verified CE of the margin bounds at radius ``eps_t``, f = 1 - eps_t / attack_eps
     (A5's ``compute_predictions_and_loss``), summed over images (each image's z gets its own gradient)."""
     f = 1.0 - eps_t / attack_eps
-    loss = (1.0 - f) * verified_cross_entropy(margin_bounds(model, x_p, y, eps_t, method), reduction="sum")
+    if f >= 1.0:  # radius 0: the clean cross-entropy alone (A5's "easy case")
+        return F.cross_entropy(model(x_p), y, reduction="sum")
+    loss = (1.0 - f) * verified_cross_entropy(a5_margin_lower(model, x_p, y, eps_t, f, method), reduction="sum")
     if f > 0:
         loss = loss + f * F.cross_entropy(model(x_p), y, reduction="sum")
     return loss
@@ -56,13 +67,16 @@ def a5(
     lr: float = 0.1,
     ramp_start: int = 3,
     ramp_length: int = 18,
-    method: str = "ibp",
+    lr_milestones: tuple[int, ...] = (25, 42),
+    method: str = "crown-ibp",
     seed: int | torch.Generator | None = 0,
 ) -> Tensor:
     """Protect ``x`` with A5 on the certified classifier ``model`` (Conv2d/ReLU/Linear, e.g. ``a5-cnn-ibp``).
 
-    ``steps`` RMSprop steps (learning rate ``lr``) on z from 0 (delta = 0); the bound is over the box of radius
-    ``attack_eps`` (default ``eps``: the attacker's budget) around the current release, ramped from 0.
+    ``steps`` RMSprop steps on z from 0 (delta = 0), learning rate ``lr`` divided by 10 at each of ``lr_milestones``
+    (A5's MultiStepLR; one step here is one of A5's epochs, in which each image's z is updated once); the bound
+    (``method``: A5's default CROWN-IBP mix, or "ibp") is over the box of radius ``attack_eps`` (default ``eps``:
+    the attacker's budget) around the current release, ramped from 0.
     Deterministic (``seed`` is accepted for the common defense signature)."""
     check_images(x, "x")
     y = check_labels(y, x)
@@ -75,9 +89,11 @@ def a5(
     bound_network(model)  # a clear error naming the layer before any work
     z = torch.zeros_like(x, requires_grad=True)
     optimizer = torch.optim.RMSprop([z], lr=lr)
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(lr_milestones), gamma=0.1)
     for step in range(steps):
         eps_t = ramped_attack_eps(step, attack_eps, ramp_start, ramp_length)
         loss = a5_loss(model, a5_release(x, z, eps), y, eps_t, attack_eps, method)
         (z.grad,) = torch.autograd.grad(loss, z)  # z only: the classifier's weights get no gradient
         optimizer.step()
+        schedule.step()
     return a5_release(x, z.detach(), eps)

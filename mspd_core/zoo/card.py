@@ -47,7 +47,7 @@ def training_detail(recipe: dict, evaluation: dict) -> str:
         return f" (sigma {recipe.get('noise_sigma', 0):g})"
     if kind == "ibp" and "certified_acc" in evaluation:
         c = evaluation["certified_acc"]
-        return f" (certified at 8/255: {c['ibp']:.1f}% by IBP, {c['crown']:.1f}% by CROWN)"
+        return f" (certified at 8/255: {c['ibp']:.1f}% by IBP, {c['crown-ibp']:.1f}% by CROWN-IBP)"
     return ""
 
 
