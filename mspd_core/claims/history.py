@@ -6,7 +6,9 @@
 
 ``history.json`` (beside this file) holds the entries and each claim's fingerprint after the last
 one (:func:`registry.claim_fingerprint`, over :data:`registry.DECISION_FIELDS`). The history
-starts on 2026-12-01; changes before it are in the project's git history only.
+starts on 2026-12-01; changes before it are in the project's git history only. An entry may also list
+``method_changed``: claims whose decision fields stayed the same but whose measurement changed (a defense or model
+re-implemented), with the verdicts that change supersedes.
 """
 from __future__ import annotations
 
@@ -90,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     history = load()
     for e in history["entries"]:
-        keys = ", ".join(f"{what}: {' '.join(e[what])}" for what in ("added", "changed", "removed") if e.get(what))
+        keys = ", ".join(f"{what.replace('_', ' ')}: {' '.join(e[what])}"
+                         for what in ("added", "changed", "removed", "method_changed") if e.get(what))
         print(f"{e['date']}  {e['reason']}\n            {keys}")
     todo = pending(history)
     print(f"registry fingerprint {registry_fingerprint()}")
