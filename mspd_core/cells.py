@@ -32,6 +32,7 @@ from . import __version__, attacks as attack_lib
 from .data import ImageSet
 from .defenses.bilevel_l2 import bilevel_l2
 from .smoothed_classifier import randomized_pgd_l2, smoothed_predict
+from .smoothing import is_out_of_memory
 from .whitebox_bilevel import bilevel_whitebox, lowest_accuracy_budget, whitebox_robust
 from .defenses import a5, bilevel, defense_labels, fast_preemption, mcgs, predict, unadv, unadv_bilevel_cascade
 from .metrics import l2_distance, linf_distance, lpips_distance, ssim
@@ -251,6 +252,32 @@ def _batches(n: int, batch_size: int):
         yield i, slice(start, min(start + batch_size, n))
 
 
+def _concat(parts: list):
+    """Concatenate per-image results of consecutive sub-batches: tensors, or dicts of tensors (one per budget)."""
+    if isinstance(parts[0], dict):
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+    return torch.cat(parts)
+
+
+def split_on_out_of_memory(run: Callable, *tensors: Tensor, splits: list[int] | None = None):
+    """``run(*tensors)`` on the whole batch; when it runs out of (device) memory, on each half in turn (recursively,
+    down to one image), the per-image results concatenated in order. Each split's batch size is appended to
+    ``splits``. Other errors, and out-of-memory on a single image, propagate."""
+    try:
+        return run(*tensors)
+    except RuntimeError as err:
+        n = len(tensors[0])
+        if n == 1 or not is_out_of_memory(err):
+            raise
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if splits is not None:
+        splits.append(n)
+    half = (n + 1) // 2
+    return _concat([split_on_out_of_memory(run, *(t[:half] for t in tensors), splits=splits),
+                    split_on_out_of_memory(run, *(t[half:] for t in tensors), splits=splits)])
+
+
 def protect(defense: Defense, x: Tensor, y_true: Tensor, zoo: Zoo, eps: float = 8 / 255, seed: int = 0,
             device: str | torch.device = "cpu", batch_size: int = 100, backbone: str | None = None,
             batch_seconds: list[float] | None = None) -> Tensor:
@@ -399,16 +426,18 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
                          f"the released images' shape {tuple(x_eval.shape)}")
     model = load_cached(target, device)
     start = time.perf_counter()
-    correct, by_budget = [], {}
+    correct, by_budget, splits = [], {}, []
+    if attack.method != "none" and attack.method not in ATTACK_METHODS:
+        raise ValueError(f"unknown attack method {attack.method!r}; known: none, {', '.join(ATTACK_METHODS)}")
+    extra = {"surrogate": load_cached(attack.surrogate, device)} if attack.method == "transfer" else {}
     for i, sl in _batches(x_eval.shape[0], batch_size):
         xb, yb = x_eval[sl].to(device), y[sl].to(device)
         if attack.method == "none":
             x_adv = xb
-        elif attack.method in ATTACK_METHODS:
-            extra = {"surrogate": load_cached(attack.surrogate, device)} if attack.method == "transfer" else {}
-            x_adv = ATTACK_METHODS[attack.method](model, xb, yb, seed=seed + i, **attack.params, **extra)
-        else:
-            raise ValueError(f"unknown attack method {attack.method!r}; known: none, {', '.join(ATTACK_METHODS)}")
+        else:  # out of memory: the batch is attacked in halves (same seed), and the cell says so
+            x_adv = split_on_out_of_memory(
+                lambda xs, ys, i=i: ATTACK_METHODS[attack.method](model, xs, ys, seed=seed + i, **attack.params, **extra),
+                xb, yb, splits=splits)
         if original_ball:
             pred_release = _predict(attack, model, xb, seed + 104729 + i)
             xo = x_orig[sl].to(device)
@@ -425,5 +454,12 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
                   "seconds": time.perf_counter() - start}
     else:
         result = {"correct": torch.cat(correct), "seconds": time.perf_counter() - start}
+    if splits:
+        import warnings
+
+        warnings.warn(f"{attack.name} on {target}: out of memory at batch size(s) {sorted(set(splits), reverse=True)}; "
+                      "those batches were attacked in halves (their random starts differ from an unsplit run)",
+                      RuntimeWarning, stacklevel=2)
+        result["out_of_memory_splits"] = splits
     cache.put(key, result)
     return result

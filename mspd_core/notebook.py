@@ -45,13 +45,56 @@ def check_eps(eps) -> float:
     return float(eps)
 
 
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> CUDA when present, else CPU; otherwise the named device (clear error if unusable)."""
+def cuda_diagnosis() -> str:
+    """Why CUDA is not usable here, in words: a CPU-only torch build, no NVIDIA driver, or a driver that does not
+    match torch's CUDA build (torch's own initialisation warning, and the driver nvidia-smi reports)."""
+    import shutil
+    import subprocess
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        available = torch.cuda.is_available()
+    if available:
+        return f"CUDA is available ({torch.cuda.get_device_name(0)})"
+    built = torch.version.cuda
+    found = [f"torch {torch.__version__} " + (f"built for CUDA {built}" if built else "is a CPU-only build (no CUDA)")]
+    driver = None
+    if shutil.which("nvidia-smi"):
+        try:
+            run = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=20)
+            driver = run.stdout.strip() or run.stderr.strip() or None
+        except (OSError, subprocess.SubprocessError) as err:
+            driver = f"nvidia-smi failed: {err}"
+    found.append(f"nvidia-smi: {driver}" if driver else "no nvidia-smi on PATH (no NVIDIA driver installed?)")
+    found += [f"torch says: {str(w.message).strip()}" for w in caught if "cuda" in str(w.message).lower()]
+    if built and driver and not caught:
+        found.append("torch's CUDA build and this driver may not match (a driver older than the CUDA build "
+                     "cannot run it)")
+    return "; ".join(found)
+
+
+def resolve_device(device: str, needs_gpu: bool = False, profile: str = "") -> torch.device:
+    """'auto' -> CUDA when present, else CPU; otherwise the named device (clear error if unusable).
+
+    With ``needs_gpu`` (a profile such as ``paper`` whose scale takes days on a CPU), 'auto' without a usable GPU is
+    refused with what was found (:func:`cuda_diagnosis`) instead of silently running on the CPU; ``device="cpu"``
+    runs it on the CPU anyway."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if needs_gpu:
+            raise RuntimeError(
+                f"profile {profile or '(this profile)'!r} needs a GPU, and none is usable here: {cuda_diagnosis()}. "
+                "Fix the CUDA set-up (a torch build that matches the driver), or pass device='cpu' (papermill "
+                "-p device cpu; scripts/run_notebooks.py --device cpu) to run it on the CPU knowingly: at this scale "
+                "that takes days")
+        return torch.device("cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here; use 'cpu' or 'auto'")
+        raise ValueError(f"device {device!r} requested but CUDA is not available here ({cuda_diagnosis()}); "
+                         "use 'cpu' or 'auto'")
     return dev
 
 
@@ -91,4 +134,4 @@ def start(profile: str, seed: int = 0, device: str = "auto", *, n_images: int | 
         matplotlib.rcParams["figure.dpi"] = 90
     except ImportError:  # plotting libraries are optional for library use
         pass
-    return Session(prof, int(seed), resolve_device(device), check_eps(eps), target, backbone)
+    return Session(prof, int(seed), resolve_device(device, prof.needs_gpu, prof.name), check_eps(eps), target, backbone)

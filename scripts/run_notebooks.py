@@ -79,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
 
     absolutize_user_paths()  # MSPD_CIFAR10=../shared/... means: relative to where the command was typed
 
-    get_profile(args.profile)  # fail fast, naming the valid profiles
+    profile = get_profile(args.profile)  # fail fast, naming the valid profiles
+    from mspd_core.notebook import resolve_device
+
+    try:  # a GPU profile on a machine without a usable GPU stops here, before any chapter runs
+        resolve_device(args.device, profile.needs_gpu, profile.name)
+    except (RuntimeError, ValueError) as err:
+        parser.error(str(err))
     names = args.names or notebook_names()
     unknown = sorted(set(names) - set(notebook_names()))
     if unknown:
