@@ -259,6 +259,33 @@ def checkpoint_is_random(path: Path) -> bool:
     return False
 
 
+def checkpoint_problem(path: Path) -> str | None:
+    """What is wrong with a checkpoint file that is present, in words, or None when it loads as tensors: empty,
+    an HTML page (a failed Google-Drive download saves its warning page under the checkpoint's name), truncated or
+    corrupt, or refused by ``torch.load(weights_only=True)`` (it holds pickled objects other than tensors)."""
+    size = path.stat().st_size
+    if size == 0:
+        return "is empty (0 bytes): an interrupted download"
+    with open(path, "rb") as f:
+        head = f.read(2048).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512]:
+        return ("is an HTML page, not a checkpoint: a failed download (Google Drive's quota or virus-scan page) "
+                "saved under the checkpoint's name")
+    try:
+        torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as first:  # legacy (non-zip) files cannot be memory-mapped: try a plain load
+        try:
+            torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:
+            text = f"{first} {err}"
+            if "Weights only load failed" in text:
+                return ("is refused by torch.load(weights_only=True): it holds pickled Python objects besides tensors "
+                        "(not a plain checkpoint; loading it fully could run code)")
+            return (f"is truncated or corrupt ({size:,} bytes; torch.load: {type(err).__name__}: "
+                    f"{str(err).splitlines()[0][:160]})")
+    return None
+
+
 def holds_dry_weights(model_dir: Path | None = None) -> bool:
     """Whether the RobustBench folder holds the ``paper-dry`` run's random weights (its marker file)."""
     return (Path(model_dir or robustbench_dir()) / DRY_MARKER).exists()
@@ -296,28 +323,40 @@ def load_robustbench(name: str, device: torch.device | str = "cpu", model_dir: P
     if s.source != "robustbench":
         raise ValueError(f"{name!r} is not a RobustBench model")
     ckpt = robustbench_checkpoint(name, model_dir)
-    missing = (
-        f"RobustBench weights for {name} are not at {ckpt} and could not be downloaded. "
-        f"On a machine with network, robustbench.utils.load_model('{name}', dataset='{s.dataset}', "
-        f"threat_model='{s.threat_model}') downloads them; copy the file to that path, "
-        f"or set {ROBUSTBENCH_ENV} to the folder that holds {s.dataset}/{s.threat_model}/{name}.pt."
-    )
+    files = robustbench_checkpoint_files(name, ckpt.parents[2])
+    how = (f"on a machine with network, robustbench.utils.load_model('{name}', dataset='{s.dataset}', "
+           f"threat_model='{s.threat_model}') downloads {'them' if len(files) > 1 else 'it'}; copy "
+           f"{'the files' if len(files) > 1 else 'the file'} to {ckpt.parent}, or set {ROBUSTBENCH_ENV} to the folder "
+           f"that holds {s.dataset}/{s.threat_model}/")
     import_robustbench()
     from robustbench.utils import load_model
 
     dry = holds_dry_weights(ckpt.parents[2])
-    for file in (f for f in robustbench_checkpoint_files(name, ckpt.parents[2]) if f.exists()):
+    damaged = [f"{file} {problem}" for file in files if file.exists() and (problem := checkpoint_problem(file))]
+    if damaged:
+        raise ModelUnavailableError(f"RobustBench weights for {name}: " + "; ".join(damaged) + ". Delete "
+                                    f"{'them' if len(damaged) > 1 else 'it'} (RobustBench never re-downloads a file "
+                                    f"that exists) and download again: {how}")
+    for file in (f for f in files if f.exists()):
         if checkpoint_is_random(file) and not dry:
             raise ModelUnavailableError(f"{file} holds RANDOM weights (written by `python -m mspd_core.zoo.dry` for the "
                                         f"paper-dry run) in a folder of real ones: delete it and put RobustBench's "
                                         f"checkpoint there")
+    absent = [f for f in files if not f.exists()]
     try:
         if name in TIMM_ARCHITECTURES and ckpt.exists():
             model = _load_timm_checkpoint(name, ckpt)
         else:
             model = load_model(model_name=name, model_dir=str(ckpt.parents[2]), dataset=s.dataset, threat_model=s.threat_model)
-    except Exception as err:  # no network, interrupted download, damaged file, ...
-        raise ModelUnavailableError(missing + f" ({type(err).__name__}: {err})") from err
+    except Exception as err:  # no network, a download that failed, another model's weights, ...
+        if not absent and ("state_dict" in str(err) or "size mismatch" in str(err)):
+            raise ModelUnavailableError(
+                f"RobustBench weights for {name} at {ckpt.parent} do not fit its architecture (another model's "
+                f"weights under this name?): {' '.join(str(err).split())[:300]}. Replace them with {name}'s: {how}") from err
+        where = ", ".join(str(f) for f in absent) if absent else str(ckpt)
+        raise ModelUnavailableError(f"RobustBench weights for {name} are not at {where} and could not be downloaded "
+                                    f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}). "
+                                    f"{how[0].upper() + how[1:]}.") from err
     return model.to(device).eval()
 
 

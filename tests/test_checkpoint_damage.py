@@ -1,0 +1,69 @@
+"""A RobustBench checkpoint that is there but damaged gets its own message and what to do (issue 37, item 3)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mspd_core.zoo import registry
+
+NAME = "Wong2020Fast"  # a small PreActResNet-18: cheap to build
+DELETE = "RobustBench never re-downloads a file that exists"
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    path = registry.robustbench_checkpoint(NAME, tmp_path)
+    path.parent.mkdir(parents=True)
+    return path
+
+
+def _state():
+    torch.manual_seed(0)
+    return registry.robustbench_architecture(NAME).state_dict()
+
+
+def _message(tmp_path) -> str:
+    with pytest.raises(registry.ModelUnavailableError) as err:
+        registry.load_robustbench(NAME, model_dir=tmp_path)
+    return str(err.value)
+
+
+class _Pickled:  # not a tensor: weights_only=True refuses it
+    pass
+
+
+@pytest.mark.parametrize("kind, write, expected", [
+    ("empty", lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
+    ("html", lambda p: p.write_text("<!DOCTYPE html><html><title>Google Drive - Virus scan warning</title>"),
+     "is an HTML page, not a checkpoint"),
+    ("truncated", lambda p: (torch.save({"state_dict": _state()}, p), p.write_bytes(p.read_bytes()[:100_000])),
+     "is truncated or corrupt"),
+    ("pickled", lambda p: torch.save({"state_dict": _state(), "extra": _Pickled()}, p),
+     "refused by torch.load(weights_only=True)"),
+])
+def test_each_damaged_file_kind_gets_its_own_message_and_the_fix(tmp_path, checkpoint, kind, write, expected):
+    write(checkpoint)
+    text = _message(tmp_path)
+    assert expected in text and str(checkpoint) in text and DELETE in text and "robustbench.utils.load_model" in text
+    assert "could not be downloaded" not in text  # the file is there: not reported as missing
+
+
+def test_another_models_weights_are_named_as_such(tmp_path, checkpoint):
+    torch.save({"state_dict": {k: v[:1] if v.ndim else v for k, v in _state().items()}}, checkpoint)
+    assert "do not fit its architecture" in _message(tmp_path)
+
+
+def test_a_missing_file_is_named_and_not_called_damaged(tmp_path, checkpoint, monkeypatch):
+    import robustbench.utils
+
+    def offline(**kwargs):
+        raise ConnectionError("no network (simulated)")
+    monkeypatch.setattr(robustbench.utils, "load_model", offline)
+    text = _message(tmp_path)
+    assert f"not at {checkpoint}" in text and "could not be downloaded" in text and DELETE not in text
+
+
+def test_a_sound_checkpoint_has_no_problem_and_loads(tmp_path, checkpoint):
+    torch.save({"state_dict": _state()}, checkpoint)
+    assert registry.checkpoint_problem(checkpoint) is None
+    assert registry.load_robustbench(NAME, model_dir=tmp_path)(torch.rand(1, 3, 32, 32)).shape == (1, 10)
