@@ -31,6 +31,38 @@ class DataUnavailableError(RuntimeError):
     """CIFAR-10 could be found neither locally nor by download."""
 
 
+class LossyDataError(DataUnavailableError):
+    """A profile that reproduces the papers' numbers (``paper``) was given a lossy (JPEG) copy of CIFAR-10."""
+
+
+#: Set to 1 to let a profile that needs lossless CIFAR-10 run on a lossy copy anyway (its pages then say so).
+ALLOW_LOSSY_ENV = "MSPD_ALLOW_LOSSY_CIFAR10"
+#: What the offline copy's JPEGs are (SPEC: ``cifar10-jpeg.zip``; checked 2026-12-05 on its files).
+JPEG_FORMAT = "JPEG (lossy: quality 75, 4:2:0 chroma subsampling)"
+LOSSLESS_FORMAT = "lossless (CIFAR-10's original 8-bit pixels)"
+
+
+def is_lossy(source: str) -> bool:
+    """Whether a source description (:func:`load_cifar10_uint8`'s third value) names a lossy (JPEG) copy."""
+    return "JPEG" in source
+
+
+def image_format(source: str) -> str:
+    """The pixel format of a source, in words (what every page says about its images)."""
+    return JPEG_FORMAT if is_lossy(source) else LOSSLESS_FORMAT
+
+
+def require_lossless(source: str, why: str) -> None:
+    """Refuse a lossy source (``why``: who needs lossless images) unless :data:`ALLOW_LOSSY_ENV` is 1."""
+    if is_lossy(source) and os.environ.get(ALLOW_LOSSY_ENV) != "1":
+        raise LossyDataError(
+            f"{why} needs lossless CIFAR-10 (RobustBench's and the papers' numbers are on the original pixels), but "
+            f"the images come from a {source}: {JPEG_FORMAT}. Give a lossless copy: unset {CIFAR10_ENV} with network "
+            f"(torchvision downloads CIFAR-10), or point {CIFAR10_ENV} at torchvision's cifar-10-batches-py folder or "
+            f"a folder/zip of PNGs in the train/<class>/, test/<class>/ layout. To run on the lossy copy knowingly, "
+            f"set {ALLOW_LOSSY_ENV}=1 (the pages then say the images are JPEG).")
+
+
 @dataclass(frozen=True)
 class ImageSet:
     """Images (float NCHW in [0, 1]), labels, and the indices they have in their split."""
@@ -123,8 +155,28 @@ def _load_torchvision(split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ds.data, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64)
 
 
+def _torchvision_folder(path: Path) -> Path | None:
+    """The folder that holds torchvision's ``cifar-10-batches-py`` when ``path`` is it or its parent, else None."""
+    for candidate in (path, path / "cifar-10-batches-py"):
+        if candidate.is_dir() and candidate.name == "cifar-10-batches-py" and (candidate / "test_batch").exists():
+            return candidate.parent
+    return None
+
+
+def _local_kind(path: Path) -> str:
+    """"PNG" or "JPEG": the image files of a local folder or zip (the first image member decides)."""
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    else:
+        names = [p.name for p in path.rglob("*.*")] if path.is_dir() else []
+    first = next((n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png"))), "")
+    return "PNG" if first.lower().endswith(".png") else "JPEG"
+
+
 def load_cifar10_uint8(split: str = "test", root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, str]:
-    """Return (images NHWC uint8, labels, source description) for one split."""
+    """Return (images NHWC uint8, labels, source description) for one split. The description names the format
+    (:func:`image_format`): the offline copy is JPEG; torchvision's arrays and PNG copies are lossless."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = root or os.environ.get(CIFAR10_ENV)
@@ -132,8 +184,15 @@ def load_cifar10_uint8(split: str = "test", root: str | os.PathLike | None = Non
         path = Path(root).expanduser()
         if not path.exists():
             raise DataUnavailableError(_missing_message(root))
+        folder = _torchvision_folder(path)
+        if folder is not None:
+            from torchvision.datasets import CIFAR10
+
+            ds = CIFAR10(root=str(folder), train=(split == "train"), download=False)
+            return (np.asarray(ds.data, dtype=np.uint8), np.asarray(ds.targets, dtype=np.int64),
+                    f"local torchvision copy ({path.name})")
         images, labels = _load_local_cached(path, split)
-        return images, labels, f"local JPEG copy ({path.name})"
+        return images, labels, f"local {_local_kind(path)} copy ({path.name})"
     images, labels = _load_torchvision(split)
     return images, labels, "torchvision CIFAR10"
 

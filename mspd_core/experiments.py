@@ -13,7 +13,7 @@ import pandas as pd
 
 from .attacks import IMAGENET_EPS, L2_EPS, LINF_EPS
 from .claims.stats import discordant_counts
-from .data import DataUnavailableError, ImageSet, evaluation_subset, imagenet_subset
+from .data import ALLOW_LOSSY_ENV, DataUnavailableError, ImageSet, evaluation_subset, image_format, imagenet_subset, is_lossy, require_lossless
 from .evaluate import NO_DEFENSE, Attack, Defense, released_images, run_grid
 from .notebook import Session
 from .paths import PROJECT_ROOT
@@ -73,7 +73,10 @@ class Setup:
                 f"targets {', '.join(f'`{t}`' for t in z.targets)}. Samples: claims that involve only MSPD, Fast "
                 f"Preemption, No Pre. and cheap ablations use **{len(self.data_large)}** images; claims that need slow "
                 f"rows (Bi-Level/UnAdv with {p.baseline_epochs} iterations, PGD inner walks) use the paired subset of "
-                f"**{len(self.data)}** (a class-balanced subset of the same draw: the same images, paired).")
+                f"**{len(self.data)}** (a class-balanced subset of the same draw: the same images, paired). Images: "
+                f"CIFAR-10 test split from a {self.data.source}, {image_format(self.data.source)}"
+                + (" - **not the lossless images the papers' numbers use** (allowed by "
+                   f"{ALLOW_LOSSY_ENV}=1)" if p.needs_lossless and is_lossy(self.data.source) else "") + ".")
 
 
 def choose(zoo: Zoo, target: str | None = None, backbone: str | None = None) -> Zoo:
@@ -99,10 +102,13 @@ def choose(zoo: Zoo, target: str | None = None, backbone: str | None = None) -> 
 def setup(session: Session) -> Setup:
     """Load the shared evaluation subset, the large sample and the profile's zoo (with the chapter's choices)."""
     p = session.profile
+    data, data_large = evaluation_subset(p.n_images, session.seed), evaluation_subset(p.n_large, session.seed)
+    if p.needs_lossless:  # before any model loads: a paper-scale run on the wrong images stops at once
+        require_lossless(data.source, f"profile {p.name!r}")
     zoo = choose(zoo_for(p.zoo), session.target, session.backbone)
     if p.n_targets is not None:
         zoo = Zoo(zoo.classifier, zoo.backbone, zoo.targets[:p.n_targets], zoo.backbones, zoo.source)
-    return Setup(session, evaluation_subset(p.n_images, session.seed), evaluation_subset(p.n_large, session.seed), zoo)
+    return Setup(session, data, data_large, zoo)
 
 
 def imagenet_setup(setup: Setup) -> tuple[ImageSet, Zoo] | str:

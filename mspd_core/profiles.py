@@ -31,6 +31,7 @@ class Profile:
     description: str
     random_weights: bool = False  # the models have random weights (paper-dry): verdicts are withheld
     needs_gpu: bool = False  # device="auto" refuses to fall back to the CPU (days of work there); device="cpu" overrides
+    needs_lossless: bool = False  # refuses JPEG CIFAR-10 (the papers' numbers are on lossless pixels) unless allowed
     # The Bi-Level paper's own part (issue 25): robustification iterations (and the white-box reconstruction's),
     # restarts of its "PGD-10" randomized PGD, and CERTIFY's samples (Cohen et al.: n0 selects, n estimates).
     bl_epochs: int = 20
@@ -61,7 +62,7 @@ PROFILES: dict[str, Profile] = {
         autoattack_version="standard", autoattack_attacks=(), square_queries=5000,
         eot_samples=20, aa_rand_eot=20, aa_iterations=None, aa_target_classes=None, pgd_steps=20, n_targets=None,
         description="RobustBench models, 1,000 images, GPU and network (the paper's scale)",
-        needs_gpu=True,
+        needs_gpu=True, needs_lossless=True,
     ),
     "paper-dry": Profile(
         name="paper-dry", zoo="robustbench-dry", n_images=2, n_large=2, batch_size=1, baseline_epochs=3, bl_epochs=2, bl_restarts=1, certify_n0=10, certify_n=2000,
