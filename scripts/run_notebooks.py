@@ -86,6 +86,22 @@ def main(argv: list[str] | None = None) -> int:
         resolve_device(args.device, profile.needs_gpu, profile.name)
     except (RuntimeError, ValueError) as err:
         parser.error(str(err))
+    if profile.needs_lossless:  # the papers' numbers are on lossless CIFAR-10: a JPEG copy stops here
+        from mspd_core.data import DataUnavailableError, load_cifar10_uint8, require_lossless
+
+        try:
+            require_lossless(load_cifar10_uint8("test")[2], f"profile {profile.name!r}")
+        except DataUnavailableError as err:
+            parser.error(str(err))
+    from mspd_core.zoo.registry import ModelUnavailableError, preflight, zoo_for
+
+    try:  # every model of the profile's zoo, before the first chapter: one report of everything missing or damaged
+        problems = preflight(zoo_for(profile.zoo))
+    except ModelUnavailableError as err:
+        problems = [str(err)]
+    if problems:
+        parser.error(f"{len(problems)} model(s) of the {profile.zoo} zoo cannot be loaded; no chapter ran:\n  - "
+                     + "\n  - ".join(problems))
     names = args.names or notebook_names()
     unknown = sorted(set(names) - set(notebook_names()))
     if unknown:

@@ -54,6 +54,9 @@ def test_another_models_weights_are_named_as_such(tmp_path, checkpoint):
 
 
 def test_a_missing_file_is_named_and_not_called_damaged(tmp_path, checkpoint, monkeypatch):
+    from mspd_core._compat import import_robustbench
+
+    import_robustbench()  # RobustBench imports "autoattack": the project's shim maps it to pyautoattack
     import robustbench.utils
 
     def offline(**kwargs):
@@ -67,3 +70,26 @@ def test_a_sound_checkpoint_has_no_problem_and_loads(tmp_path, checkpoint):
     torch.save({"state_dict": _state()}, checkpoint)
     assert registry.checkpoint_problem(checkpoint) is None
     assert registry.load_robustbench(NAME, model_dir=tmp_path)(torch.rand(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_the_preflight_reports_every_unloadable_model_at_once(tmp_path, monkeypatch):
+    """Before the first chapter: a damaged and a missing model are both reported, each by name, in one list."""
+    from mspd_core._compat import import_robustbench
+
+    import_robustbench()  # RobustBench imports "autoattack": the project's shim maps it to pyautoattack
+    import robustbench.utils
+
+    monkeypatch.setenv(registry.ROBUSTBENCH_ENV, str(tmp_path))
+    monkeypatch.setattr(robustbench.utils, "load_model", lambda **kw: (_ for _ in ()).throw(ConnectionError("offline")))
+    damaged = registry.robustbench_checkpoint(NAME, tmp_path)
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text("<html>quota exceeded</html>")
+    zoo = registry.Zoo(NAME, NAME, ("Addepalli2022Efficient_RN18",), (NAME,), "robustbench")
+    problems = registry.preflight(zoo)
+    assert len(problems) == 2
+    assert problems[0].startswith(f"{NAME}: ") and "HTML page" in problems[0]
+    assert problems[1].startswith("Addepalli2022Efficient_RN18: ") and "could not be downloaded" in problems[1]
+
+
+def test_the_embedded_zoo_passes_its_preflight():
+    assert registry.preflight(registry.zoo_for("embedded")) == []

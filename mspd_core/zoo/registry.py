@@ -467,6 +467,19 @@ def check_weights_folder(dry: bool) -> None:
             "naming an empty folder, never one with real weights")
 
 
+def preflight(zoo: Zoo) -> list[str]:
+    """Load every model of ``zoo`` once on the CPU (RobustBench downloads what it can; embedded checkpoints are
+    SHA-256 verified) before any chapter runs; one message per model that cannot be loaded, each saying what is
+    wrong and what to do (missing, damaged, random, another model's weights). Empty: every model loads."""
+    problems = []
+    for name in dict.fromkeys((zoo.classifier, zoo.backbone, *zoo.targets, *zoo.backbones)):
+        try:
+            load(name, "cpu")
+        except (ModelUnavailableError, ValueError, KeyError) as err:
+            problems.append(f"{name}: {err}")
+    return problems
+
+
 PAPER_SOURCES = ("robustbench", "robustbench-dry", "robustbench-imagenet", "robustbench-imagenet-dry")
 
 
