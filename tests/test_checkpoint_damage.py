@@ -93,3 +93,33 @@ def test_the_preflight_reports_every_unloadable_model_at_once(tmp_path, monkeypa
 
 def test_the_embedded_zoo_passes_its_preflight():
     assert registry.preflight(registry.zoo_for("embedded")) == []
+
+
+def test_a_key_computed_before_a_download_equals_the_key_after_it(tmp_path, monkeypatch):
+    """No cache key names a model instead of its weights: without a local file the model is loaded first (here a
+    simulated RobustBench download that writes the file), and the key is the file's SHA-256 either way."""
+    monkeypatch.setenv(registry.ROBUSTBENCH_ENV, str(tmp_path))
+    path = registry.robustbench_checkpoint(NAME, tmp_path)
+    state = _state()
+
+    def download(name, device="cpu"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state_dict": state}, path)
+        return registry.robustbench_architecture(name)
+    monkeypatch.setattr(registry, "load_cached", download)
+    before = registry.weights_fingerprint(NAME)
+    assert before == registry.weights_fingerprint(NAME) == registry.sha256_of(path)
+    assert not before.startswith(("robustbench:", "state:"))
+
+
+def test_weights_without_a_file_here_are_keyed_by_their_tensors(tmp_path, monkeypatch):
+    """timm's hub cache: no file in the RobustBench folder after loading; the key is the weights' own SHA-256."""
+    monkeypatch.setenv(registry.ROBUSTBENCH_ENV, str(tmp_path))
+    a, b = registry.robustbench_architecture(NAME), registry.robustbench_architecture(NAME)
+    b.load_state_dict(a.state_dict())
+    monkeypatch.setattr(registry, "load_cached", lambda name, device="cpu": a)
+    key = registry.weights_fingerprint(NAME)
+    assert key == "state:" + registry.state_sha256(b)
+    with torch.no_grad():
+        next(b.parameters()).add_(1e-3)
+    assert key != "state:" + registry.state_sha256(b)

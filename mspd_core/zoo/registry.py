@@ -365,17 +365,33 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     return sha256_of(Path(path))
 
 
+def state_sha256(model: nn.Module) -> str:
+    """SHA-256 of a model's weights themselves (every state-dict entry's name, shape, dtype and bytes, in order):
+    the fingerprint of weights that have no file of their own here (timm's hub cache)."""
+    digest = hashlib.sha256()
+    for key, value in model.state_dict().items():
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"{key}|{tuple(tensor.shape)}|{tensor.dtype}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
 def weights_fingerprint(name: str) -> str:
     """What identifies a model's weights (cache keys): the embedded manifest's SHA-256, or the SHA-256 of
-    the RobustBench checkpoint file(s) present (the ``paper-dry`` run's random weights never share a
-    key with real ones); ``robustbench:<name>`` when no local file exists yet."""
+    the RobustBench checkpoint file(s) (the ``paper-dry`` run's random weights never share a key with real
+    ones). A RobustBench model without a local file is loaded first (RobustBench downloads it), so that a key
+    computed before a download equals the key after it; weights that still have no file here (timm's hub
+    cache) are fingerprinted by their tensors (:func:`state_sha256`). Never the model's name alone."""
     s = spec(name)
     if s.source == "embedded":
         entry = read_manifest().get(name)
         return entry["sha256"] if entry else f"untrained:{name}"
     files = [f for f in robustbench_checkpoint_files(name) if f.exists()]
     if not files:
-        return f"robustbench:{name}"
+        model = load_cached(name, "cpu")  # downloads, or raises ModelUnavailableError saying what is missing
+        files = [f for f in robustbench_checkpoint_files(name) if f.exists()]
+        if not files:
+            return "state:" + state_sha256(model)
     return "+".join(_file_sha256(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
 
