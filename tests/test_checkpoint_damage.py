@@ -123,3 +123,14 @@ def test_weights_without_a_file_here_are_keyed_by_their_tensors(tmp_path, monkey
     with torch.no_grad():
         next(b.parameters()).add_(1e-3)
     assert key != "state:" + registry.state_sha256(b)
+
+
+def test_a_checkpoint_that_changes_under_the_same_name_is_warned_about(tmp_path, checkpoint, monkeypatch):
+    monkeypatch.setenv("MSPD_CACHE", str(tmp_path / "cache"))
+    torch.save({"state_dict": _state()}, checkpoint)
+    registry.load_robustbench(NAME, model_dir=tmp_path)
+    registry.load_robustbench(NAME, model_dir=tmp_path)  # the same file: silent
+    other = {k: v + 1 if v.is_floating_point() else v for k, v in _state().items()}
+    torch.save({"state_dict": other}, checkpoint)
+    with pytest.warns(RuntimeWarning, match="other weights under the same name"):
+        registry.load_robustbench(NAME, model_dir=tmp_path)

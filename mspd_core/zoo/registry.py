@@ -259,6 +259,38 @@ def checkpoint_is_random(path: Path) -> bool:
     return False
 
 
+#: Where each RobustBench checkpoint's SHA-256 is recorded the first time it loads here (in the cache folder).
+SEEN_CHECKPOINTS = "robustbench-sha256.json"
+
+
+def note_checkpoint_sha256(name: str, path: Path) -> str:
+    """Record ``path``'s SHA-256 the first time model ``name`` loads from it; warn when a later file at that path
+    differs (a re-download of other weights, a damaged or replaced file): results keyed by the old file are not
+    reused, and the pages' numbers change with the weights. Returns the file's SHA-256."""
+    import datetime
+    import os
+    import warnings
+
+    from ..paths import cache_dir
+
+    sha = _file_sha256(str(path), path.stat().st_size, path.stat().st_mtime_ns)
+    record = cache_dir() / SEEN_CHECKPOINTS
+    seen = json.loads(record.read_text()) if record.exists() else {}
+    where = str(path.resolve())
+    first = seen.get(name, {}).get(where)
+    if first is None:
+        seen.setdefault(name, {})[where] = {"sha256": sha, "first_seen": datetime.date.today().isoformat()}
+        tmp = record.with_suffix(".tmp")
+        tmp.write_text(json.dumps(seen, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, record)
+    elif first["sha256"] != sha:
+        warnings.warn(f"{path} (model {name}) has SHA-256 {sha[:16]}..., not the {first['sha256'][:16]}... first seen "
+                      f"here on {first['first_seen']} ({record}): other weights under the same name. Results cached "
+                      "for the old file are not reused; delete its entry there once the new file is the right one",
+                      RuntimeWarning, stacklevel=3)
+    return sha
+
+
 def checkpoint_problem(path: Path) -> str | None:
     """What is wrong with a checkpoint file that is present, in words, or None when it loads as tensors: empty,
     an HTML page (a failed Google-Drive download saves its warning page under the checkpoint's name), truncated or
@@ -357,6 +389,8 @@ def load_robustbench(name: str, device: torch.device | str = "cpu", model_dir: P
         raise ModelUnavailableError(f"RobustBench weights for {name} are not at {where} and could not be downloaded "
                                     f"({type(err).__name__}: {str(err).splitlines()[0][:200] if str(err) else ''}). "
                                     f"{how[0].upper() + how[1:]}.") from err
+    for file in (f for f in files if f.exists()):
+        note_checkpoint_sha256(name, file)
     return model.to(device).eval()
 
 
