@@ -47,7 +47,8 @@ class FlatConv2d(nn.Module):
         self.conv = conv
         self.in_shape = tuple(in_shape)
         with torch.no_grad():
-            self.out_shape = tuple(conv(torch.zeros(1, *self.in_shape, dtype=conv.weight.dtype)).shape[1:])
+            probe = torch.zeros(1, *self.in_shape, dtype=conv.weight.dtype, device=conv.weight.device)
+            self.out_shape = tuple(conv(probe).shape[1:])
 
     def forward(self, x: Tensor) -> Tensor:
         return self.conv(x.reshape(-1, *self.in_shape)).reshape(*x.shape[:-1], -1)
@@ -102,7 +103,8 @@ class MarginSpec(nn.Module):
     def __init__(self, last: nn.Linear, spec: Tensor) -> None:
         super().__init__()
         self.weight = spec @ last.weight  # (B, K-1, hidden)
-        self.bias = spec @ last.bias if last.bias is not None else torch.zeros(spec.shape[:2], dtype=spec.dtype)
+        self.bias = spec @ last.bias if last.bias is not None else torch.zeros(spec.shape[:2], dtype=spec.dtype,
+                                                                                          device=spec.device)
 
     def forward(self, h: Tensor) -> Tensor:
         return (self.weight @ h.unsqueeze(-1)).squeeze(-1) + self.bias
@@ -152,6 +154,9 @@ def _vector_network(net: nn.Sequential, in_shape: tuple[int, ...] | None, owner:
         if isinstance(layer, nn.Conv2d):
             if shape is None or len(shape) != 3:
                 raise ValueError(f"layer {name!r} of {owner}: a Conv2d needs an image-shaped input here")
+            if layer.padding_mode != "zeros" or isinstance(layer.padding, str):
+                raise ValueError(f"layer {name!r} of {owner}: only zero padding given as numbers is bounded here "
+                                 f"(padding={layer.padding!r}, padding_mode={layer.padding_mode!r})")
             layers.append(FlatConv2d(layer, shape))
             shape = layers[-1].out_shape
         elif isinstance(layer, nn.Flatten):

@@ -259,6 +259,15 @@ def _concat(parts: list):
     return torch.cat(parts)
 
 
+def _warn_split(attack: Attack, target: str, splits: list[int]) -> None:
+    """Say (on every page that shows the cell, cached or not) that a cell's batches were attacked in halves."""
+    import warnings
+
+    warnings.warn(f"{attack.name} on {target}: out of memory at batch size(s) {sorted(set(splits), reverse=True)}; "
+                  "those batches were attacked in halves (their random starts differ from an unsplit run)",
+                  RuntimeWarning, stacklevel=3)
+
+
 def split_on_out_of_memory(run: Callable, *tensors: Tensor, splits: list[int] | None = None):
     """``run(*tensors)`` on the whole batch; when it runs out of (device) memory, on each half in turn (recursively,
     down to one image), the per-image results concatenated in order. Each split's batch size is appended to
@@ -419,6 +428,8 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
     key = attack_key(attack, target, release_key, zoo, seed, batch_size, device)
     hit = cache.get(key)
     if hit is not None:
+        if hit.get("out_of_memory_splits"):
+            _warn_split(attack, target, hit["out_of_memory_splits"])
         return hit
     original_ball = attack.method in ORIGINAL_BALL_METHODS
     if original_ball and (x_orig is None or x_orig.shape != x_eval.shape):
@@ -455,11 +466,7 @@ def attack_outcomes(attack: Attack, target: str, x_eval: Tensor, y: Tensor, rele
     else:
         result = {"correct": torch.cat(correct), "seconds": time.perf_counter() - start}
     if splits:
-        import warnings
-
-        warnings.warn(f"{attack.name} on {target}: out of memory at batch size(s) {sorted(set(splits), reverse=True)}; "
-                      "those batches were attacked in halves (their random starts differ from an unsplit run)",
-                      RuntimeWarning, stacklevel=2)
+        _warn_split(attack, target, splits)
         result["out_of_memory_splits"] = splits
     cache.put(key, result)
     return result

@@ -37,8 +37,8 @@ class LossyDataError(DataUnavailableError):
 
 #: Set to 1 to let a profile that needs lossless CIFAR-10 run on a lossy copy anyway (its pages then say so).
 ALLOW_LOSSY_ENV = "MSPD_ALLOW_LOSSY_CIFAR10"
-#: What the offline copy's JPEGs are (SPEC: ``cifar10-jpeg.zip``; checked 2026-12-05 on its files).
-JPEG_FORMAT = "JPEG (lossy: quality 75, 4:2:0 chroma subsampling)"
+#: What a JPEG copy is (the offline ``cifar10-jpeg.zip``'s quantisation tables and sampling, checked 2026-12-05).
+JPEG_FORMAT = "JPEG (lossy; the offline cifar10-jpeg.zip is quality 75 with 4:2:0 chroma subsampling)"
 LOSSLESS_FORMAT = "lossless (CIFAR-10's original 8-bit pixels)"
 
 
@@ -164,14 +164,15 @@ def _torchvision_folder(path: Path) -> Path | None:
 
 
 def _local_kind(path: Path) -> str:
-    """"PNG" or "JPEG": the image files of a local folder or zip (the first image member decides)."""
+    """"PNG" or "JPEG": the image files of a local folder or zip (the test split's members decide, never a stray file
+    elsewhere in the folder)."""
     if path.is_file() and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
     else:
-        names = [p.name for p in path.rglob("*.*")] if path.is_dir() else []
-    first = next((n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png"))), "")
-    return "PNG" if first.lower().endswith(".png") else "JPEG"
+        names = [str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+    members = _sorted_members(names, "test")
+    return "PNG" if members and all(m.endswith(".png") for m in members) else "JPEG"
 
 
 def load_cifar10_uint8(split: str = "test", root: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray, str]:

@@ -48,6 +48,7 @@ def check_eps(eps) -> float:
 def cuda_diagnosis() -> str:
     """Why CUDA is not usable here, in words: a CPU-only torch build, no NVIDIA driver, or a driver that does not
     match torch's CUDA build (torch's own initialisation warning, and the driver nvidia-smi reports)."""
+    import os
     import shutil
     import subprocess
     import warnings
@@ -59,19 +60,25 @@ def cuda_diagnosis() -> str:
         return f"CUDA is available ({torch.cuda.get_device_name(0)})"
     built = torch.version.cuda
     found = [f"torch {torch.__version__} " + (f"built for CUDA {built}" if built else "is a CPU-only build (no CUDA)")]
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        found.append(f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU")
     driver = None
     if shutil.which("nvidia-smi"):
         try:
             run = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
                                  capture_output=True, text=True, timeout=20)
-            driver = run.stdout.strip() or run.stderr.strip() or None
+            driver = (run.stdout.strip() if run.returncode == 0 else f"failed ({run.stderr.strip() or run.returncode})")
         except (OSError, subprocess.SubprocessError) as err:
-            driver = f"nvidia-smi failed: {err}"
+            driver = f"failed ({err})"
     found.append(f"nvidia-smi: {driver}" if driver else "no nvidia-smi on PATH (no NVIDIA driver installed?)")
-    found += [f"torch says: {str(w.message).strip()}" for w in caught if "cuda" in str(w.message).lower()]
-    if built and driver and not caught:
-        found.append("torch's CUDA build and this driver may not match (a driver older than the CUDA build "
-                     "cannot run it)")
+    reasons = [str(w.message).strip() for w in caught if "cuda" in str(w.message).lower()]
+    if built and not reasons:  # torch warns once per process: ask its initialisation for the reason instead
+        try:
+            torch.cuda.init()
+        except Exception as err:  # noqa: BLE001 - any reason torch gives is the diagnosis
+            reasons.append(str(err).strip().splitlines()[0])
+    found += [f"torch says: {r}" for r in reasons]
     return "; ".join(found)
 
 

@@ -1,5 +1,6 @@
 """Certified margin bounds through convolutions (mspd_core.bounds: Conv2d and the margin specification registered
 with bound-propagation's factory)."""
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -55,3 +56,14 @@ def test_certified_bound_never_exceeds_the_pgd_margin(seed, eps):
     empirical = _margins(model, x_adv, y).amin(1)
     for method in ("ibp", "crown-ibp", "crown"):
         assert (certified_margin(model, x, y, eps, method) <= empirical + 1e-5).all()
+
+
+@pytest.mark.parametrize("conv", [nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"),
+                                  nn.Conv2d(3, 4, 3, padding=1, padding_mode="circular"),
+                                  nn.Conv2d(3, 4, 3, padding="same")])
+def test_convolutions_whose_padding_the_bound_does_not_model_are_refused(conv):
+    """The bound pads with zeros: a reflect/circular/'same' convolution would get an unsound bound, so it is refused."""
+    net = nn.Sequential(conv, nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
+    net.input_shape = (3, 8, 8)
+    with pytest.raises(ValueError, match="only zero padding"):
+        margin_bounds(net, torch.rand(1, 3, 8, 8), torch.tensor([0]), 0.01)

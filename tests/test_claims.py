@@ -321,6 +321,23 @@ def test_a_changed_decision_field_is_detected(tmp_path, monkeypatch):
         history.add_entry(" ", path=path)
 
 
+def test_a_method_change_is_recorded_with_its_superseded_verdicts(tmp_path):
+    """A claim whose decision fields stay but whose measurement changes (a defense re-implemented) gets an entry, with
+    the verdicts it supersedes; nothing to record, unknown claims and incomplete verdicts are refused."""
+    path = tmp_path / "history.json"
+    path.write_text(history.HISTORY.read_text())
+    with pytest.raises(ValueError, match="nothing to record"):
+        history.add_entry("no change", path=path)
+    with pytest.raises(ValueError, match="unknown claim"):
+        history.add_entry("typo", path=path, method_changed=["t8_mspd_vs_a6"])
+    old = {f: 0 for f in history.SUPERSEDED_FIELDS} | {"key": "fp1_vs_a5", "why": "test"}
+    with pytest.raises(ValueError, match="lack fields"):
+        history.add_entry("partial", path=path, method_changed=["fp1_vs_a5"], superseded=[{"key": "fp1_vs_a5"}])
+    entry = history.add_entry("A5 re-implemented", "2026-12-05", path=path, method_changed=["fp1_vs_a5"], superseded=[old])
+    assert entry["method_changed"] == ["fp1_vs_a5"]
+    assert history.superseded_for("fp1_vs_a5", history.load(path))[-1]["reason"] == "test"
+
+
 def test_every_claim_names_its_paper_and_the_summary_groups_by_paper():
     from mspd_core.claims.registry import PAPERS, paper_of
 

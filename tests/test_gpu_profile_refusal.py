@@ -39,9 +39,11 @@ def test_cpu_profiles_still_fall_back_to_the_cpu(no_cuda, profile):
     assert start(profile).device.type == "cpu"
 
 
-def test_the_diagnosis_names_the_torch_build(no_cuda):
-    text = cuda_diagnosis()
-    assert f"torch {torch.__version__}" in text and ("built for CUDA" in text or "CPU-only" in text)
+def test_the_diagnosis_says_when_cuda_visible_devices_hides_every_gpu(no_cuda, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert "hides every GPU" in cuda_diagnosis()
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert "hides every GPU" not in cuda_diagnosis()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a usable GPU")

@@ -12,9 +12,11 @@ from mspd_core import data
 from mspd_core.data import ALLOW_LOSSY_ENV, LossyDataError, image_format, is_lossy, load_cifar10_uint8, require_lossless
 
 
-def _zip(path, suffix: str, fmt: str):
+def _zip(path, suffix: str, fmt: str, stray: str | None = None):
     rng = np.random.default_rng(0)
     with zipfile.ZipFile(path, "w") as zf:
+        if stray:
+            zf.writestr(stray, b"not an image of the data set")
         for split in ("train", "test"):
             for cls in data.CIFAR10_CLASSES:
                 buf = io.BytesIO()
@@ -39,13 +41,18 @@ def test_a_png_copy_is_lossless_and_exact(tmp_path, isolated_cache):
 
 def test_a_jpeg_copy_is_named_lossy_and_refused_where_lossless_is_needed(tmp_path, isolated_cache, monkeypatch):
     source = load_cifar10_uint8("test", _zip(tmp_path / "jpg.zip", "jpg", "JPEG"))[2]
-    assert is_lossy(source) and "quality 75" in image_format(source)
+    assert is_lossy(source) and image_format(source).startswith("JPEG (lossy")
     monkeypatch.delenv(ALLOW_LOSSY_ENV, raising=False)
     with pytest.raises(LossyDataError, match="needs lossless CIFAR-10") as err:
         require_lossless(source, "profile 'paper'")
     assert ALLOW_LOSSY_ENV in str(err.value) and "cifar-10-batches-py" in str(err.value)
     monkeypatch.setenv(ALLOW_LOSSY_ENV, "1")
     require_lossless(source, "profile 'paper'")  # allowed knowingly
+
+
+def test_a_stray_png_does_not_make_a_jpeg_copy_lossless(tmp_path, isolated_cache):
+    source = load_cifar10_uint8("test", _zip(tmp_path / "jpg.zip", "jpg", "JPEG", stray="README.png"))[2]
+    assert is_lossy(source)
 
 
 def test_a_local_torchvision_folder_is_recognised(tmp_path):

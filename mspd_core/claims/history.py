@@ -36,16 +36,27 @@ def pending(history: dict | None = None) -> dict[str, list[str]]:
             "changed": sorted(k for k in set(current) & set(recorded) if current[k] != recorded[k])}
 
 
-def add_entry(reason: str, date: str | None = None, path: Path = HISTORY) -> dict:
-    """Record the pending changes with ``reason`` and store the new fingerprints."""
+def add_entry(reason: str, date: str | None = None, path: Path = HISTORY, method_changed: list[str] | None = None,
+              superseded: list[dict] | None = None) -> dict:
+    """Record the pending changes with ``reason`` and store the new fingerprints. ``method_changed`` names claims whose
+    decision fields stayed but whose measurement changed; ``superseded`` holds the verdicts the entry supersedes
+    (:data:`SUPERSEDED_FIELDS` and a ``why``)."""
     if not reason.strip():
         raise ValueError("say why the claims changed (--reason)")
     history = load(path)
     changes = pending(history)
-    if not any(changes.values()):
-        raise ValueError("no decision field changed since the last entry: nothing to record")
+    method_changed = sorted(method_changed or [])
+    unknown = [k for k in method_changed + [s.get("key") for s in superseded or []] if k not in REGISTRY]
+    if unknown:
+        raise ValueError(f"unknown claim(s) {unknown}")
+    missing = [f"{s.get('key')}: {f}" for s in superseded or [] for f in SUPERSEDED_FIELDS if f not in s]
+    if missing:
+        raise ValueError(f"superseded verdicts lack fields: {missing}")
+    if not any(changes.values()) and not method_changed:
+        raise ValueError("no decision field changed since the last entry and no --method-changed claim: nothing to record")
     entry = {"date": date or datetime.date.today().isoformat(), "reason": reason.strip(),
-             **{k: v for k, v in changes.items() if v}, "registry": registry_fingerprint()}
+             **{k: v for k, v in changes.items() if v}, **({"method_changed": method_changed} if method_changed else {}),
+             "registry": registry_fingerprint(), **({"superseded": superseded} if superseded else {})}
     history["entries"].append(entry)
     history["fingerprints"] = {k: claim_fingerprint(s) for k, s in sorted(REGISTRY.items())}
     path.write_text(json.dumps(history, indent=2) + "\n")
@@ -82,10 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reason", help="record the pending changes with this reason")
     parser.add_argument("--date", help="the entry's date (default: today)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a decision field changed without an entry")
+    parser.add_argument("--method-changed", nargs="+", default=[], metavar="CLAIM",
+                        help="claims whose measurement changed (a defense or model re-implemented), decision fields alike")
+    parser.add_argument("--superseded", type=Path, help="a JSON file: the list of verdicts this entry supersedes")
     args = parser.parse_args(argv)
     if args.reason is not None:
         try:
-            entry = add_entry(args.reason, args.date)
+            superseded = json.loads(args.superseded.read_text()) if args.superseded else None
+            entry = add_entry(args.reason, args.date, method_changed=args.method_changed, superseded=superseded)
         except ValueError as err:
             parser.error(str(err))
         print(f"recorded: {json.dumps(entry)}")

@@ -6,8 +6,8 @@ and chooses z per image to make the *certified* prediction of class y as safe as
 worst-case cross-entropy of the lower bounds of the margins z_y - z_j over every attack of radius ``attack_eps``
 around x_p, computed by bound propagation through a certifiably trained classifier (A5 paper, Sec. 3; NVlabs/A5
 ``a5.py``: RMSprop on z, the attack radius ramped up, the loss mixing the clean cross-entropy with weight
-f = (eps_max - eps_t) / eps_max while it ramps). Here the bound is IBP on the margin specification
-(:mod:`mspd_core.bounds`) and the classifier the zoo's certified CNN ``a5-cnn-ibp``; A5's "offline" variant (one
+f = (eps_max - eps_t) / eps_max while it ramps, and its default bound the mix f CROWN-IBP + (1 - f) IBP). Here
+the bound is that mix on the margin specification (:mod:`mspd_core.bounds`; ``method="ibp"`` for IBP alone) and the classifier the zoo's certified CNN ``a5-cnn-ibp``; A5's "offline" variant (one
 z per image; its trained robustifier network is not built here).
 """
 from __future__ import annotations

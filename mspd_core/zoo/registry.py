@@ -312,7 +312,9 @@ def checkpoint_problem(path: Path) -> str | None:
             text = f"{first} {err}"
             if "Weights only load failed" in text:
                 return ("is refused by torch.load(weights_only=True): it holds pickled Python objects besides tensors "
-                        "(not a plain checkpoint; loading it fully could run code)")
+                        "(loading it fully could run code, so it is not loaded). A damaged or substituted download "
+                        "looks like this; if the file is RobustBench's own as released, deleting it will not help: "
+                        "report it, and convert it once by hand to a plain state dict you trust")
             return (f"is truncated or corrupt ({size:,} bytes; torch.load: {type(err).__name__}: "
                     f"{str(err).splitlines()[0][:160]})")
     return None
@@ -381,6 +383,11 @@ def load_robustbench(name: str, device: torch.device | str = "cpu", model_dir: P
         else:
             model = load_model(model_name=name, model_dir=str(ckpt.parents[2]), dataset=s.dataset, threat_model=s.threat_model)
     except Exception as err:  # no network, a download that failed, another model's weights, ...
+        left = [f"{file} {problem}" for file in files if file.exists() and (problem := checkpoint_problem(file))]
+        if left:  # the download itself left a damaged file (an HTML page, a partial file): name it now
+            raise ModelUnavailableError(f"RobustBench weights for {name}: the download failed and left " + "; ".join(left)
+                                        + f". Delete it (RobustBench never re-downloads a file that exists) and "
+                                        f"download again: {how}") from err
         if not absent and ("state_dict" in str(err) or "size mismatch" in str(err)):
             raise ModelUnavailableError(
                 f"RobustBench weights for {name} at {ckpt.parent} do not fit its architecture (another model's "
