@@ -50,6 +50,7 @@ def assignment_config(url: str) -> str:
         "export_cell: false",
         "run_tests: true",
         "solutions_pdf: false",
+        "python_version: 3.11",  # Gradescope's image; otter's default (3.9) cannot install mspd-core (>= 3.10)
         "requirements:",
         f"  - mspd-core[course] @ git+{url}",
         "generate: true",
