@@ -106,7 +106,8 @@ def _in_library(code: types.CodeType) -> bool:
 
 def _library_name(code: types.CodeType) -> str:
     module = Path(code.co_filename).resolve().relative_to(LIBRARY.parent).with_suffix("")
-    return f"{'.'.join(module.parts)}.{code.co_qualname}"
+    # co_qualname is Python 3.11+; on 3.10 (allowed by pyproject) the bare name
+    return f"{'.'.join(module.parts)}.{getattr(code, 'co_qualname', code.co_name)}"
 
 
 def _library_call_recorder(allowed: set[types.CodeType], runner: types.FrameType, calls: list[str]):
