@@ -39,10 +39,9 @@ def ramped_attack_eps(step: int, attack_eps: float, start: int, length: int) -> 
 def a5_margin_lower(model: nn.Module, x_p: Tensor, y: Tensor, eps_t: float, f: float, method: str) -> Tensor:
     """The margin lower bounds A5 trains on at radius ``eps_t``: IBP's, or with ``method="crown-ibp"`` A5's mix
     f * CROWN-IBP + (1 - f) * IBP (its ``compute_predictions_and_loss``: CROWN-IBP weighs less as the radius grows)."""
-    ibp = margin_bounds(model, x_p, y, eps_t, "ibp")
-    if method != "crown-ibp" or f < 1e-5:
-        return ibp if method in ("ibp", "crown-ibp") else margin_bounds(model, x_p, y, eps_t, method)
-    return f * margin_bounds(model, x_p, y, eps_t, "crown-ibp") + (1.0 - f) * ibp
+    if method == "crown-ibp" and f >= 1e-5:
+        return f * margin_bounds(model, x_p, y, eps_t, "crown-ibp") + (1.0 - f) * margin_bounds(model, x_p, y, eps_t, "ibp")
+    return margin_bounds(model, x_p, y, eps_t, "ibp" if method == "crown-ibp" else method)
 
 
 def a5_loss(model: nn.Module, x_p: Tensor, y: Tensor, eps_t: float, attack_eps: float, method: str) -> Tensor:

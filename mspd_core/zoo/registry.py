@@ -365,12 +365,15 @@ def load_robustbench(name: str, device: torch.device | str = "cpu", model_dir: P
     import_robustbench()
     from robustbench.utils import load_model
 
+    def refuse_damaged(what: str) -> None:  # before loading, and again after a download that failed
+        damaged = [f"{file} {problem}" for file in files if file.exists() and (problem := checkpoint_problem(file))]
+        if damaged:
+            raise ModelUnavailableError(f"RobustBench weights for {name}: {what}" + "; ".join(damaged) + ". Delete "
+                                        f"{'them' if len(damaged) > 1 else 'it'} (RobustBench never re-downloads a "
+                                        f"file that exists) and download again: {how}")
+
     dry = holds_dry_weights(ckpt.parents[2])
-    damaged = [f"{file} {problem}" for file in files if file.exists() and (problem := checkpoint_problem(file))]
-    if damaged:
-        raise ModelUnavailableError(f"RobustBench weights for {name}: " + "; ".join(damaged) + ". Delete "
-                                    f"{'them' if len(damaged) > 1 else 'it'} (RobustBench never re-downloads a file "
-                                    f"that exists) and download again: {how}")
+    refuse_damaged("")
     for file in (f for f in files if f.exists()):
         if checkpoint_is_random(file) and not dry:
             raise ModelUnavailableError(f"{file} holds RANDOM weights (written by `python -m mspd_core.zoo.dry` for the "
@@ -383,11 +386,10 @@ def load_robustbench(name: str, device: torch.device | str = "cpu", model_dir: P
         else:
             model = load_model(model_name=name, model_dir=str(ckpt.parents[2]), dataset=s.dataset, threat_model=s.threat_model)
     except Exception as err:  # no network, a download that failed, another model's weights, ...
-        left = [f"{file} {problem}" for file in files if file.exists() and (problem := checkpoint_problem(file))]
-        if left:  # the download itself left a damaged file (an HTML page, a partial file): name it now
-            raise ModelUnavailableError(f"RobustBench weights for {name}: the download failed and left " + "; ".join(left)
-                                        + f". Delete it (RobustBench never re-downloads a file that exists) and "
-                                        f"download again: {how}") from err
+        try:  # the download itself may have left a damaged file (an HTML page, a partial file): name it now
+            refuse_damaged("the download failed and left ")
+        except ModelUnavailableError as damaged:
+            raise damaged from err
         if not absent and ("state_dict" in str(err) or "size mismatch" in str(err)):
             raise ModelUnavailableError(
                 f"RobustBench weights for {name} at {ckpt.parent} do not fit its architecture (another model's "
