@@ -4,10 +4,15 @@ PROFILE ?= cpu
 PY := .venv/bin/python
 JB := .venv/bin/jupyter-book
 
-.PHONY: setup test notebooks notebooks-sync book course check-book paper-dry zoo zoo-check bench clean
+.PHONY: lock setup test notebooks notebooks-sync book course check-book paper-dry zoo zoo-check bench clean
 
 setup:
 	@bash scripts/setup.sh
+
+# Refresh requirements/lock.txt from pyproject.toml (needs the package registry; README, "Dependencies").
+lock: setup
+	.venv/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.10 --generate-hashes \
+	  --constraint requirements/constraints.txt --custom-compile-command "make lock" -o requirements/lock.txt
 
 test: setup
 	$(PY) -m pytest -q

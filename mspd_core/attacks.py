@@ -3,13 +3,16 @@
 
 The attack budget is measured around the image it is given (the released image x_p), as
 in the paper (SPEC, "The preemptive setting"). AutoAttack comes from the official
-``pyautoattack``; PGD, EOT-PGD and Square from torchattacks. CW-L-inf (PGD on the
+``pyautoattack`` (Square too); PGD (L-inf, L2) and EOT-PGD from the Adversarial Robustness Toolbox (ART). CW-L-inf (PGD on the
 Carlini-Wagner margin loss) is written here because neither library has an L-inf version.
 """
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -20,8 +23,8 @@ L2_EPS = 0.5
 
 
 def seeded_rng(seed: int, device: torch.device | str):
-    """A context in which torch's global RNG (CPU, and CUDA when ``device`` is CUDA) is seeded
-    with ``seed`` and restored afterwards: library attacks draw from the global RNG."""
+    """A context in which torch's global RNG (CPU, and CUDA when ``device`` is CUDA) and NumPy's global RNG are
+    seeded with ``seed`` and restored afterwards: library attacks draw from them (ART's random start from NumPy)."""
     device = torch.device(device)
     devices = [device] if device.type == "cuda" else []
 
@@ -29,57 +32,129 @@ def seeded_rng(seed: int, device: torch.device | str):
         def __enter__(self):
             self._fork = torch.random.fork_rng(devices=devices)
             self._fork.__enter__()
+            self._numpy_state = np.random.get_state()
             torch.manual_seed(seed)
+            np.random.seed(seed % 2**32)
             return self
 
         def __exit__(self, *exc):
+            np.random.set_state(self._numpy_state)
             return self._fork.__exit__(*exc)
 
     return _Ctx()
 
 
-def _run_seeded(atk, x: Tensor, y: Tensor, seed: int | None) -> Tensor:
+def _run_seeded(run: Callable[[], Tensor], device: torch.device | str, seed: int | None) -> Tensor:
     if seed is None:
-        return atk(x, y).detach()
-    with seeded_rng(seed, x.device):
-        return atk(x, y).detach()
+        return run().detach()
+    with seeded_rng(seed, device):
+        return run().detach()
+
+
+class _SameSamples:
+    """ART's expectation-over-transformation preprocessor with the identity transform: each image is repeated
+    ``nb_samples`` times in one batch, so a randomized model draws its randomness once per copy and the loss gradient
+    is the average over the copies (EOT, Athalye et al. 2018)."""
+
+    def __new__(cls, nb_samples: int):
+        from art.preprocessing.expectation_over_transformation.pytorch import EoTPyTorch
+
+        class SameSamples(EoTPyTorch):
+            def _transform(self, x, y, **kwargs):
+                return x, y
+
+        return SameSamples(nb_samples=nb_samples, clip_values=(0.0, 1.0))
+
+
+def art_classifier(model: nn.Module, x: Tensor, eot_samples: int = 1):
+    """``model`` as an ART ``PyTorchClassifier`` on ``x``'s device: cross-entropy loss, inputs in [0, 1], the number
+    of classes read from one forward pass; ``eot_samples`` > 1 averages its loss gradient over that many copies."""
+    from art.estimators.classification import PyTorchClassifier
+
+    with torch.no_grad():
+        nb_classes = int(model(x[:1]).shape[1])
+    return PyTorchClassifier(model, loss=nn.CrossEntropyLoss(), input_shape=tuple(x.shape[1:]), nb_classes=nb_classes,
+                             clip_values=(0.0, 1.0), device_type="gpu" if x.is_cuda else "cpu",
+                             preprocessing_defences=[_SameSamples(eot_samples)] if eot_samples > 1 else None)
+
+
+def art_pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float, steps: int, norm: str,
+            random_start: bool = True, eot_samples: int = 1, seed: int | None = 0) -> Tensor:
+    """PGD-``steps`` (Madry et al. 2018) in the L-``norm`` ball ("inf" or "2") through ART's
+    ``ProjectedGradientDescentPyTorch``: one random start (uniform in the ball, from NumPy's RNG) unless
+    ``random_start`` is False, step ``alpha`` along sign(grad) (L-inf) or grad / ||grad|| (L2), clip to [0, 1], project.
+    The whole batch is one ART batch."""
+    from art.attacks.evasion import ProjectedGradientDescentPyTorch
+
+    check_attack_inputs(x, y)
+    classifier = art_classifier(model, x, eot_samples)
+    attack = ProjectedGradientDescentPyTorch(classifier, norm=np.inf if norm == "inf" else int(norm), eps=eps,
+                                             eps_step=alpha, max_iter=steps, num_random_init=int(random_start),
+                                             batch_size=x.shape[0], verbose=False)
+    labels = y.detach().cpu().numpy()
+
+    def run() -> Tensor:
+        with frozen_parameters(model):
+            return torch.from_numpy(attack.generate(x.detach().cpu().numpy().astype(np.float32), labels)).to(x.device)
+    return _run_seeded(run, x.device, seed)
+
+
+@contextmanager
+def frozen_parameters(model: nn.Module) -> Iterator[None]:
+    """Parameters that need no gradient while an attack runs, restored afterwards: ART's loss gradient calls
+    ``loss.backward()``, which would otherwise also compute (and accumulate) every weight's gradient."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def check_attack_inputs(x: Tensor, y: Tensor) -> None:
+    """Images (B, C, H, W) in [0, 1] without NaN and B integer labels, or a ValueError that says which."""
+    if x.dim() != 4:
+        raise ValueError(f"attack: images must be (batch, channels, height, width), got shape {tuple(x.shape)}")
+    if torch.isnan(x).any() or x.min() < -1e-6 or x.max() > 1 + 1e-6:
+        raise ValueError("attack: images must lie in [0, 1] with no NaN")
+    if y.shape != (x.shape[0],) or y.is_floating_point():
+        raise ValueError(f"attack: labels must be {x.shape[0]} integers, got shape {tuple(y.shape)} ({y.dtype})")
 
 
 def pgd_linf(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, steps: int = 20,
              alpha: float = 2 / 255, seed: int | None = 0) -> Tensor:
-    """PGD-``steps`` L-inf attack with random start (Madry et al. 2018), via torchattacks."""
-    import torchattacks
-
-    return _run_seeded(torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True), x, y, seed)
+    """PGD-``steps`` L-inf attack with random start (Madry et al. 2018), via ART (:func:`art_pgd`)."""
+    return art_pgd(model, x, y, eps, alpha, steps, "inf", seed=seed)
 
 
 def pgd_l2(model: nn.Module, x: Tensor, y: Tensor, eps: float = L2_EPS, steps: int = 20,
            alpha: float | None = None, seed: int | None = 0) -> Tensor:
-    """PGD-``steps`` L2 attack (torchattacks.PGDL2), step 2.5 eps / steps unless given."""
-    import torchattacks
-
+    """PGD-``steps`` L2 attack with random start, step 2.5 eps / steps unless given, via ART (:func:`art_pgd`)."""
     alpha = 2.5 * eps / steps if alpha is None else alpha
-    return _run_seeded(torchattacks.PGDL2(model, eps=eps, alpha=alpha, steps=steps, random_start=True), x, y, seed)
+    return art_pgd(model, x, y, eps, alpha, steps, "2", seed=seed)
 
 
 def eot_pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, steps: int = 20,
             alpha: float = 2 / 255, eot_iter: int = 20, seed: int | None = 0) -> Tensor:
-    """EOT-PGD (torchattacks.EOTPGD): gradients averaged over ``eot_iter`` samples per step.
+    """EOT-PGD: L-inf PGD whose gradient is averaged over ``eot_iter`` copies of each image in one batch (ART's
+    expectation-over-transformation preprocessing with the identity transform; the model's own randomness varies).
 
     Not used for the book's BPDA+EOT row: on a deterministic, differentiable target EOT-PGD is PGD."""
-    import torchattacks
-
-    atk = torchattacks.EOTPGD(model, eps=eps, alpha=alpha, steps=steps, eot_iter=eot_iter, random_start=True)
-    return _run_seeded(atk, x, y, seed)
+    return art_pgd(model, x, y, eps, alpha, steps, "inf", eot_samples=eot_iter, seed=seed)
 
 
 def square(model: nn.Module, x: Tensor, y: Tensor, eps: float = LINF_EPS, n_queries: int = 5000,
            seed: int | None = 0) -> Tensor:
-    """Square attack (Andriushchenko et al. 2020), score-based, L-inf, via torchattacks."""
-    import torchattacks
+    """Square attack (Andriushchenko et al. 2020), score-based, L-inf, margin loss, one restart: the official
+    implementation in ``pyautoattack`` (``p_init`` 0.8 and its rescaled schedule, the class's defaults)."""
+    from pyautoattack.square import SquareAttack
 
-    atk = torchattacks.Square(model, norm="Linf", eps=eps, n_queries=n_queries, n_restarts=1, seed=seed or 0)
-    return _run_seeded(atk, x, y, seed)
+    check_attack_inputs(x, y)
+    attack = SquareAttack(model, norm="Linf", n_queries=n_queries, eps=eps, n_restarts=1, seed=seed or 0,
+                          device=x.device)
+    return _run_seeded(lambda: attack.perturb(x.detach(), y), x.device, seed)
 
 
 def cw_margin_loss(logits: Tensor, y: Tensor) -> Tensor:

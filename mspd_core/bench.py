@@ -12,7 +12,7 @@ the table says so. Prints the ratios MCGS/floor and Bi-Level(100)/MCGS.
 The floor is the bare work of two MCGS epochs: input gradients of the N x B noisy copies,
 twice, computed the way the library computes any batched gradient on this device (one pass
 on CUDA; passes of ``smoothing.CPU_PASS_SIZE`` images on CPU, see ``--pass-sizes``).
-Bi-Level runs its own B-image passes (PGD-20 through torchattacks), as in the book.
+Bi-Level runs its own B-image passes (PGD-20 through ART), as in the book.
 """
 from __future__ import annotations
 

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from . import __version__, attacks as attack_lib
 from .data import ImageSet
+from .dependencies import lock_fingerprint
 from .defenses.bilevel_l2 import bilevel_l2
 from .smoothed_classifier import randomized_pgd_l2, smoothed_predict
 from .smoothing import is_out_of_memory
@@ -169,8 +170,9 @@ def _code_fingerprint_cached() -> str:
 
 
 def environment_fingerprint(device: str | torch.device) -> dict:
-    """What else can change a result: code, torch version, device type, default dtype."""
-    return {"code": _code_fingerprint_cached(), "torch": torch.__version__, "device": torch.device(device).type,
+    """What else can change a result: code, the locked library versions, torch version, device type, default dtype."""
+    return {"code": _code_fingerprint_cached(), "lock": lock_fingerprint(), "torch": torch.__version__,
+            "device": torch.device(device).type,
             "dtype": str(torch.get_default_dtype()), "version": __version__}
 
 

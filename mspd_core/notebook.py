@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 import torch
 
+from .cells import code_fingerprint
 from .defenses.mcgs import DEFAULT_EPS  # the defense budget when a chapter's ``eps`` is None (SPEC: 8/255)
+from .dependencies import lock_fingerprint
 from .profiles import Profile, get_profile
 
 #: CIFAR-10's test split: the most images a sample can hold.
@@ -25,7 +27,8 @@ class Session:
         p = self.profile
         chosen = "".join(f", {k} `{v}`" for k, v in (("target", self.target), ("backbone", self.backbone)) if v)
         return (f"profile **{p.name}** ({p.description}): {p.n_images} / {p.n_large} evaluation images, zoo `{p.zoo}`, "
-                f"eps {self.eps * 255:.3g}/255{chosen}, seed {self.seed}, device `{self.device}`, torch {torch.__version__}")
+                f"eps {self.eps * 255:.3g}/255{chosen}, seed {self.seed}, device `{self.device}`, torch {torch.__version__}, "
+                f"code `{code_fingerprint()[:12]}`, lock `{lock_fingerprint()}`")
 
 
 def _check_count(name: str, value) -> int | None:

@@ -23,15 +23,18 @@ SETUP_CELL = '''# Outside a checkout of the companion (e.g. on Colab): fetch and
 import importlib.util, os, subprocess, sys
 if importlib.util.find_spec("mspd_core") is None:
     subprocess.run(["git", "clone", "--depth", "1", "{url}", "mspd-companion"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "mspd-companion{extra}"], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["--require-hashes", "-r", "mspd-companion/requirements/lock.txt"], check=True)  # the locked set
+    subprocess.run(pip + ["--no-deps", "-e", "mspd-companion"], check=True)
     sys.path.insert(0, os.path.abspath("mspd-companion"))
-    os.chdir("mspd-companion/{folder}")  # CIFAR-10 then comes from torchvision's download (online)'''
+if os.path.isdir("mspd-companion/{folder}"):
+    os.chdir("mspd-companion/{folder}")  # also after a runtime restart; CIFAR-10 then comes from torchvision's download'''
 
 
 def setup_cell(url: str, folder: str = "notebooks") -> str:
     """The install cell that starts every notebook handed to readers: the book's twins (``folder``
-    "notebooks") and the course's student notebook ("course", with otter-grader: the ``course`` extra)."""
-    return SETUP_CELL.format(url=url, folder=folder, extra="[course]" if folder == "course" else "")
+    "notebooks") and the course's student notebook ("course"); both install the locked set (otter-grader included)."""
+    return SETUP_CELL.format(url=url, folder=folder)
 
 
 def repository_url() -> str:

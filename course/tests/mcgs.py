@@ -9,8 +9,8 @@ points = 1
 def test_mcgs(mcgs):
     from importlib.util import find_spec, module_from_spec, spec_from_file_location
     from pathlib import Path
-
-    spec = spec_from_file_location("mspd_grading", Path(find_spec("mspd_core").origin).with_name("grading.py"))
+    spec = spec_from_file_location('mspd_grading', Path(find_spec('mspd_core').origin).with_name('grading.py'))
     grading = module_from_spec(spec)
     spec.loader.exec_module(grading)
     grading.grade('mcgs', mcgs, hidden=False)
+

@@ -43,7 +43,7 @@ def first_order_outer_loss(model: nn.Module, x_prime: Tensor, x_adv: Tensor, y: 
 
 
 def inner_attack(model: nn.Module, x_prime: Tensor, y: Tensor, eps: float, steps: int, alpha: float, seed: int) -> Tensor:
-    """The inner maximisation: PGD-``steps`` around x' (torchattacks), random start."""
+    """The inner maximisation: PGD-``steps`` around x' (ART, :func:`~mspd_core.attacks.pgd_linf`), random start."""
     return pgd_linf(model, x_prime.detach(), y, eps=eps, steps=steps, alpha=alpha, seed=seed)
 
 

@@ -187,7 +187,7 @@ def certified_table(setup: Setup, defenses: list[Defense], zoo: Zoo, sigma: floa
 
 
 def pgd_l2_attack(profile: Profile, eps: float = L2_EPS) -> Attack:
-    """PGD-``pgd_steps`` in the L2 ball (torchattacks PGDL2, step 2.5 eps / steps, random start)."""
+    """PGD-``pgd_steps`` in the L2 ball (ART, :func:`~mspd_core.attacks.pgd_l2`: step 2.5 eps / steps, random start)."""
     return Attack(f"PGD-{profile.pgd_steps} L2", "pgd_l2", {"eps": eps, "steps": profile.pgd_steps})
 
 

@@ -32,7 +32,9 @@ weights up to floating-point non-determinism of multithreaded CPU kernels.
 ## The models
 
 Accuracies are on 1,000 class-balanced held-out CIFAR-10 test images; robust accuracy is
-PGD-20 (L-inf, eps 8/255, step 2/255, torchattacks) against the model itself.
+PGD-20 (L-inf, eps 8/255, step 2/255) against the model itself: measured with torchattacks 3.5.1
+when each model was trained (the manifest's `eval.attack`); `make zoo-check` re-measures with the
+Adversarial Robustness Toolbox's PGD, which replaced torchattacks (README, "Dependencies").
 """
 
 

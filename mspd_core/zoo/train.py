@@ -35,6 +35,8 @@ from .registry import sha256_of
 #: Held-out images the manifest accuracies are measured on (test split, fixed seed).
 ZOO_EVAL_N = 1000
 ZOO_EVAL_SEED = 12345
+#: The attack of the robust column, as written into the manifest (models trained before issue 35 say torchattacks).
+ZOO_EVAL_ATTACK = "PGD-20 Linf eps 8/255 step 2/255 (ART)"
 #: Validation images for best-epoch selection: test images outside the 1,000 above.
 ZOO_VAL_N = 500
 ZOO_VAL_PGD_STEPS = 10
@@ -298,7 +300,7 @@ def record(recipe: Recipe, model: nn.Module, minutes: float, selected_epoch: int
         "validation": ({"n": ZOO_VAL_N, "split": "test, disjoint from eval", "metric": validation_metric(recipe),
                         "accuracy": round(validation, 2)} if recipe.select_best_epoch else None),
         "train_data": source,
-        "eval": {"n": ZOO_EVAL_N, "seed": ZOO_EVAL_SEED, "split": "test", "attack": "PGD-20 Linf eps 8/255 step 2/255 (torchattacks)",
+        "eval": {"n": ZOO_EVAL_N, "seed": ZOO_EVAL_SEED, "split": "test", "attack": ZOO_EVAL_ATTACK,
                  "clean_acc": round(clean, 2), "pgd20_acc": round(robust, 2)},
         "torch": torch.__version__,
     }

@@ -1,0 +1,155 @@
+"""The locked environment: the lock's pins and fingerprint, and the guard against known advisories (issue 35).
+
+``requirements/lock.txt`` (uv pip compile --generate-hashes, from pyproject.toml; ``make lock``) is what
+``scripts/setup.sh`` installs with ``pip --require-hashes``; ``requirements/advisories.json`` lists published
+advisories by package and affected versions (kept by hand: pip-audit's online database is not reachable
+offline). ``tests/test_dependencies.py`` applies both to the installed environment and to the lock.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sysconfig
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from .paths import PROJECT_ROOT
+
+LOCK_FILE = PROJECT_ROOT / "requirements" / "lock.txt"
+ADVISORIES_FILE = PROJECT_ROOT / "requirements" / "advisories.json"
+PYPROJECT = PROJECT_ROOT / "pyproject.toml"
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One ``name==version ; marker`` line of the lock."""
+    name: str
+    version: str
+    marker: str | None
+
+    def applies(self, environment: dict | None = None) -> bool:
+        """Whether this pin is for the given (default: the running) interpreter and platform."""
+        return self.marker is None or Marker(self.marker).evaluate(environment)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A package at a version that a known advisory affects."""
+    package: str
+    version: str
+    affected: str
+    fixed: str
+    ids: tuple[str, ...]
+    summary: str
+
+    def __str__(self) -> str:
+        return (f"{self.package} {self.version} is affected by {', '.join(self.ids)} ({self.summary}): "
+                f"needs >= {self.fixed}")
+
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
+
+
+def lock_pins(path: Path = LOCK_FILE) -> list[Pin]:
+    """Every pinned requirement of a pip-format lock (hash and comment lines skipped)."""
+    pins = []
+    for line in path.read_text().splitlines():
+        match = _PIN.match(line.strip())
+        if match:
+            name, version, marker = match.groups()
+            pins.append(Pin(canonicalize_name(name), version, marker.strip() if marker else None))
+    return pins
+
+
+@lru_cache(maxsize=1)
+def lock_fingerprint(path: Path = LOCK_FILE) -> str:
+    """The lock's SHA-256 (first 12 hex digits), or "no lock" outside a checkout: named on every page."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError:
+        return "no lock"
+
+
+def known_advisories(path: Path = ADVISORIES_FILE) -> list[dict]:
+    """The advisories of ``requirements/advisories.json``."""
+    return json.loads(path.read_text())["advisories"]
+
+
+def advisory_findings(versions: dict[str, str], advisories: list[dict] | None = None) -> list[Finding]:
+    """Each (package, version) of ``versions`` that an advisory's affected range admits."""
+    advisories = known_advisories() if advisories is None else advisories
+    by_name = {canonicalize_name(k): v for k, v in versions.items()}
+    findings = []
+    for adv in advisories:
+        version = by_name.get(canonicalize_name(adv["package"]))
+        if version is not None and SpecifierSet(adv["affected"]).contains(Version(version), prereleases=True):
+            findings.append(Finding(adv["package"], version, adv["affected"], adv["fixed"], tuple(adv["ids"]),
+                                    adv["summary"]))
+    return findings
+
+
+def installed_versions() -> dict[str, str]:
+    """Every distribution installed in the running environment's site-packages, by canonical name (not the copies
+    that packages vendor, such as setuptools' ``_vendor``, which it adds to ``sys.path`` when imported)."""
+    folders = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    return {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions(path=folders)
+            if d.metadata["Name"]}
+
+
+def project_requirements(path: Path = PYPROJECT) -> list[Requirement]:
+    """pyproject.toml's dependencies and every optional extra's (what the lock is compiled from)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    project = tomllib.loads(path.read_text())["project"]
+    lines = list(project["dependencies"]) + [r for extra in project.get("optional-dependencies", {}).values() for r in extra]
+    return [Requirement(line) for line in lines]
+
+
+def lock_disagreements(pins: list[Pin], requirements: list[Requirement]) -> list[str]:
+    """Each requirement of pyproject.toml that no pin of the lock satisfies (missing, or at a version outside
+    its specifier): a non-empty answer means ``make lock`` was not run after pyproject.toml changed."""
+    by_name: dict[str, list[Pin]] = {}
+    for pin in pins:
+        by_name.setdefault(pin.name, []).append(pin)
+    problems = []
+    for req in requirements:
+        name = canonicalize_name(req.name)
+        if name == "mspd-core":
+            continue
+        candidates = by_name.get(name, [])
+        if not candidates:
+            problems.append(f"{req} is not in the lock")
+        elif not any(req.specifier.contains(Version(p.version), prereleases=True) for p in candidates):
+            problems.append(f"{req}: the lock pins {', '.join(p.version for p in candidates)}")
+    return problems
+
+
+def installed_disagreements(pins: list[Pin], versions: dict[str, str]) -> list[str]:
+    """Each pin for this interpreter that the running environment does not hold at the locked version."""
+    return [f"{p.name}: locked {p.version}, installed {versions.get(p.name, 'nothing')}"
+            for p in pins if p.applies() and versions.get(p.name) != p.version]
+
+
+def main() -> int:
+    """``python -m mspd_core.dependencies``: exit 1 (and say what) when the environment differs from the lock or holds a
+    package with a known advisory; scripts/setup.sh runs it to decide whether to reinstall."""
+    versions = installed_versions()
+    problems = installed_disagreements(lock_pins(), versions) + [str(f) for f in advisory_findings(versions)]
+    for line in problems:
+        print(line)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
