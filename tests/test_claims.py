@@ -34,7 +34,7 @@ def _probabilities(n: int, n10, n01, psi: float, delta: float) -> np.ndarray:
     return np.exp(multinomial.logpmf(counts, n, [(psi + delta) / 2, (psi - delta) / 2, 1 - psi]))
 
 
-@pytest.mark.parametrize("n", [20, 100, 500])
+@pytest.mark.parametrize("n", [20, 50, 100, 250, 500])
 def test_score_test_size_is_at_most_5_percent_exactly(n):
     """Under no effect, P(the 95% interval excludes 0) <= 5% for every discordance (both directions together)."""
     n10, n01 = _tables(n)
@@ -43,7 +43,7 @@ def test_score_test_size_is_at_most_5_percent_exactly(n):
     assert worst <= 0.05, worst
 
 
-@pytest.mark.parametrize("n", [100, 250, 500])
+@pytest.mark.parametrize("n", [50, 100, 250, 500])
 def test_equivalence_size_at_the_margin_is_at_most_5_percent_exactly(n):
     """With the true difference exactly at the 2-point margin, P("reproduced") <= 5% for every discordance."""
     m = 0.02
@@ -298,6 +298,54 @@ def test_mde_is_where_power_reaches_80_percent():
         assert stats.mcnemar_power(n, max(psi, mde), mde) >= 0.8 - 1e-9
         assert stats.mcnemar_power(n, max(psi, mde * 0.9), mde * 0.9) < 0.8
     assert stats.mcnemar_mde(100, 0.2) > stats.mcnemar_mde(500, 0.2)
+
+
+@pytest.mark.parametrize("n,psi", [(50, 0.0), (50, 0.1), (250, 0.004), (250, 0.05)])
+def test_equivalence_smallest_margin_is_where_the_tosts_power_reaches_80_percent_exactly(n, psi):
+    """Enumerated over every 2x2 table through equivalence() itself (not the quantile shortcut): the TOST
+    at the smallest margin has >= 80% power with no true difference, and 5% less of that margin has < 80%."""
+    smallest = stats.equivalence_smallest_margin(n, psi)
+    n10, n01 = _tables(n)
+    prob = _probabilities(n, n10, n01, psi, 0.0)
+    likely = prob > 1e-12
+    n10, n01, prob = n10[likely], n01[likely], prob[likely]
+
+    def power(margin: float) -> float:
+        passes = [stats.equivalence(np.r_[np.ones(x, bool), np.zeros(y + n - x - y, bool)],
+                                    np.r_[np.zeros(x, bool), np.ones(y, bool), np.zeros(n - x - y, bool)],
+                                    100 * margin, with_mde=False).p < 0.05 for x, y in zip(n10, n01)]
+        return float(prob[np.asarray(passes)].sum())
+
+    assert power(smallest * 1.0001) >= 0.8 - 1e-9
+    assert power(smallest * 0.95) < 0.8
+
+
+def test_the_reviewers_smallest_margins():
+    """Issue 38: at n = 50 even 0 discordant pairs give +-6.9 (5.9 was shown); t13_single_copy's 2.1 (1.2 was shown)."""
+    assert 100 * stats.equivalence_smallest_margin(50, 0.0) == pytest.approx(6.9, abs=0.05)
+    assert 100 * stats.equivalence_smallest_margin(250, 0.004) == pytest.approx(2.1, abs=0.05)
+
+
+def test_a_matches_claim_that_n_cannot_reproduce_says_so():
+    a = np.ones(50, bool)
+    note = claims.engine.equivalence_design_note(2.0, stats.equivalence(a, a, 2.0))
+    assert "decided by design at n = 50" in note and "+/-6.9" in note
+    big = np.ones(1000, bool)
+    assert claims.engine.equivalence_design_note(2.0, stats.equivalence(big, big, 2.0)) == ""
+
+
+def test_identical_batch_times_give_an_interval_not_nan():
+    """Issue 38: a 20x speed-up timed with identical batches read inconclusive (NaN interval)."""
+    est = stats.time_ratio([2.0, 2.0], [0.1, 0.1])
+    assert math.isfinite(est.ci_low) and est.ci_low > 1 and est.p < 0.05
+    same = stats.time_ratio([1.0, 1.0], [1.0, 1.0])
+    assert same.ci_low <= 1 <= same.ci_high and same.p == 1.0
+
+
+def test_a_bootstrap_p_of_zero_is_shown_as_below_one_in_b():
+    assert claims.engine.format_p(0.0, "paired bootstrap (2000 resamples), mean paired difference") == "< 1/2000"
+    assert claims.engine.format_p(0.031, "paired bootstrap (2000 resamples)") == "0.031"
+    assert claims.engine.format_p(None) == "-"
 
 
 # ---- an auditable registry --------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -170,7 +171,7 @@ def _ordering(spec: ClaimSpec, parts: Sequence, labels: Sequence[str], part_effe
         size = "smaller" if "smaller" in stated else "larger"
     est = stats.intersection_union(ests)
     note = "; ".join(
-        f"{lab}: {e.effect:+.2f} [{e.ci_low:+.2f}, {e.ci_high:+.2f}], p = {e.p:.2g}, Holm p = {q:.2g} ({d}"
+        f"{lab}: {e.effect:+.2f} [{e.ci_low:+.2f}, {e.ci_high:+.2f}], p = {format_p(e.p, e.test)}, Holm p = {q:.2g} ({d}"
         + (f"; paper {pe:+.3g}: {s}" if pe is not None else "") + ")"
         + (f", discordant {e.discordant[0]}/{e.discordant[1]}" if e.discordant is not None else "")
         for lab, e, d, q, pe, s in zip(labels, ests, directions, adjusted, effects, sizes)) + verdict_reason
@@ -218,6 +219,19 @@ def underpowered_note(paper_effect: float | None, est: stats.Estimate) -> str:
             "inconclusive direction here is what the sample makes likely, not evidence against the paper")
 
 
+def equivalence_design_note(margin: float, est: stats.Estimate) -> str:
+    """The row's own warning when no result at this n can establish the claim's margin (points): the 90%
+    interval of 0 / 0 discordant pairs is already wider, so "reproduced" is impossible by design (issue 38)."""
+    widest_possible = 100 * stats.equivalence_smallest_margin(est.n, 0.0)
+    if widest_possible < margin:
+        return ""
+    needed = stats.equivalence_sample_size(margin / 100, sum(est.discordant) / est.n)
+    where = (f"n = {needed} would establish it with 80% power at this discordance" if needed is not None else
+             f"no n up to {stats.SAMPLE_SIZE_GRID[-1]} would establish it with 80% power at this discordance")
+    return (f"decided by design at n = {est.n}: even 0 discordant pairs give a 90% interval of +/-{widest_possible:.1f} "
+            f"points, wider than the +/-{margin:g} margin, so this n cannot reproduce the claim; {where}")
+
+
 def _check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, fast=None,
            parts: Sequence | None = None, part_labels: Sequence[str] | None = None,
            part_paper_effects: Sequence[float | None] | None = None, reason: str | None = None,
@@ -236,13 +250,17 @@ def _check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, 
             note = SEPARABILITY_NOTE
         note = "; ".join(x for x in (note, underpowered_note(spec.paper_effect, est)) if x)
     elif spec.comparison == "equivalence":
-        est = stats.equivalence(a, b, spec.margin)
+        est = stats.equivalence(a, b, spec.margin, with_mde=mde)
         verdict = direction_verdict("equivalence", est, spec.margin)
         n10, n01 = est.discordant
         lo95, hi95 = stats.tango_interval(n10, n01, est.n, 0.95)
         size_ci = (100 * float(lo95), 100 * float(hi95))
         design = {"discordance": (n10 + n01) / est.n}
-        note = f"decided by the 90% CI (TOST at 5%); smallest margin this n could establish: {est.mde:.1f} points"
+        note = "decided by the 90% CI (TOST at 5%)"
+        if mde:
+            note += (f"; smallest margin this n could establish (80% power at the observed discordance, exact): "
+                     f"{est.mde:.1f} points")
+            note = "; ".join(x for x in (note, equivalence_design_note(spec.margin, est)) if x)
     elif spec.comparison == "bootstrap":
         fn = statistic if statistic is not None else STATISTICS[spec.statistic]
         try:
@@ -351,7 +369,7 @@ def table(outcomes: Sequence[Outcome | dict]):
     for o in outcomes:
         d = asdict(o) if isinstance(o, Outcome) else dict(o)
         rows.append({"direction": d["verdict"], "size": d.get("size", "-"), "claim": d["statement"], "source": d["source"],
-                     "paper": d["paper"], "ours (CI)": format_effect(d), "p": _fmt(d.get("p"), "{:.2g}"),
+                     "paper": d["paper"], "ours (CI)": format_effect(d), "p": format_p(d.get("p"), d.get("test", "")),
                      "n": d.get("n") or "-", "MDE (80% power)": _fmt(d.get("mde"), "{:.2f}"),
                      "discordant": _discordant(d), "note": "; ".join(x for x in (d.get("size_note"), d.get("note")) if x),
                      "protocol": _protocol_label(d)})
@@ -441,6 +459,14 @@ def _discordant(d: dict) -> str:
 
 def _fmt(v, pattern: str) -> str:
     return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else pattern.format(v)
+
+
+def format_p(p: float | None, test: str = "") -> str:
+    """A p-value as shown; a bootstrap p of 0 (no resample crossed 0) is "< 1/B", never 0."""
+    resamples = re.search(r"bootstrap \((\d+) resamples\)", test or "")
+    if p == 0 and resamples:
+        return f"< 1/{resamples.group(1)}"
+    return _fmt(p, "{:.2g}")
 
 
 def format_effect(d: dict) -> str:

@@ -80,7 +80,8 @@ def mcnemar_p(n10: int, n01: int) -> float:
 
 
 #: Continuity correction on the count scale: with half a count the two-sided size of the score test stays
-#: <= 5% for every discordance at the book's n (computed exactly in tests/test_claims.py; without it: 5.7%).
+#: <= 5% for every discordance at the book's n (computed exactly in tests/test_claims.py: 4.1% at n = 50, 5.0%
+#: at 250; without it 6.5% at n = 50 and 5.7% at n = 100).
 CONTINUITY = 0.5
 
 
@@ -174,23 +175,65 @@ def paired_accuracy(a, b, with_mde: bool = True) -> Estimate:
                     "McNemar score test, Tango 95% CI (paired, continuity 1/2)", 0.95, (n10, n01))
 
 
-def equivalence(a, b, margin: float) -> Estimate:
+def equivalence(a, b, margin: float, with_mde: bool = True) -> Estimate:
     """TOST for |p_a - p_b| < margin (points): two one-sided Tango score tests at 5%, p = the larger
     one-sided p-value, shown with the 90% Tango interval (inside the margin exactly when p < 0.05).
 
-    The MDE is the smallest margin this n could establish with 80% power when the true difference is 0
-    (normal approximation at the observed discordance, at least 1/n)."""
+    The MDE is the smallest margin this n could establish with 80% power when the true difference is 0,
+    at the observed discordance (:func:`equivalence_smallest_margin`, exact)."""
     n10, n01, n = discordant_counts(a, b)
     m = margin / 100
     cdf = NormalDist().cdf
     p_low = 1 - cdf(float(tango_statistic(n10, n01, n, -m)))  # H0: p_a - p_b <= -margin
     p_high = cdf(float(tango_statistic(n10, n01, n, m)))  # H0: p_a - p_b >= +margin
     lo, hi = tango_interval(n10, n01, n, confidence=1 - 2 * ALPHA)
-    psi = max((n10 + n01) / n, 1.0 / n)
-    smallest_margin = (_z(1 - ALPHA) + _z(1 - (1 - POWER) / 2)) * math.sqrt(psi / n)
+    smallest_margin = equivalence_smallest_margin(n, (n10 + n01) / n) if with_mde else float("nan")
     return Estimate(100 * (n10 - n01) / n, 100 * float(lo), 100 * float(hi), float(max(p_low, p_high)), n,
                     100 * smallest_margin, f"TOST, margin +/-{margin:g} points (two one-sided Tango score tests), "
                     "90% Tango CI", 1 - 2 * ALPHA, (n10, n01))
+
+
+def equivalence_smallest_margin(n: int, discordance: float, power: float = POWER, alpha: float = ALPHA) -> float:
+    """Smallest margin (a fraction) that the TOST of :func:`equivalence` establishes with ``power`` when the
+    true difference is 0, by exact enumeration.
+
+    D ~ Bin(n, discordance) discordant pairs, n10 | D ~ Bin(D, 1/2). The TOST at level alpha rejects for a
+    margin m exactly when the (1 - 2 alpha) Tango interval lies inside (-m, m), so the answer is the
+    ``power``-quantile of the interval's extent max(-low, high) over that distribution (a margin must
+    exceed it). With no discordance at all it is the extent of the interval of 0 / 0 (6.9 points at n = 50):
+    no n-image sample establishes a smaller margin, whatever it shows."""
+    from scipy.stats import binom
+
+    if n <= 0 or not 0 <= discordance <= 1:
+        raise ValueError(f"need n > 0 and a discordance in [0, 1], got n={n}, discordance={discordance}")
+    d = np.arange(n + 1)
+    p_d = binom.pmf(d, n, discordance)
+    d, p_d = d[p_d > 1e-12], p_d[p_d > 1e-12]
+    counts_d, counts_10, probability = [], [], []
+    for discordant, weight in zip(d, p_d):
+        k = np.arange(discordant + 1)
+        p_k = weight * binom.pmf(k, discordant, 0.5)
+        keep = p_k > 1e-15
+        counts_d.append(np.full(int(keep.sum()), discordant))
+        counts_10.append(k[keep])
+        probability.append(p_k[keep])
+    total_d, n10, prob = (np.concatenate(v) for v in (counts_d, counts_10, probability))
+    lo, hi = tango_interval(n10, total_d - n10, n, confidence=1 - 2 * alpha)
+    extent = np.maximum(-np.asarray(lo), np.asarray(hi))
+    order = np.argsort(extent, kind="stable")
+    cumulative = np.cumsum(prob[order]) / prob.sum()
+    return float(extent[order][min(int(np.searchsorted(cumulative, power - 1e-12)), order.size - 1)])
+
+
+#: Sample sizes a design chooses from (issue 38's registered power analyses).
+SAMPLE_SIZE_GRID = (50, 100, 250, 500, 1000)
+
+
+def equivalence_sample_size(margin: float, discordance: float, power: float = POWER,
+                            grid: Sequence[int] = SAMPLE_SIZE_GRID) -> int | None:
+    """Smallest n of ``grid`` at which the TOST establishes ``margin`` (a fraction) with ``power`` when the true
+    difference is 0 at this discordance (:func:`equivalence_smallest_margin`); None when no n of the grid does."""
+    return next((n for n in grid if equivalence_smallest_margin(n, discordance, power) < margin), None)
 
 
 def spearman(values: np.ndarray) -> float:
@@ -253,10 +296,15 @@ def bootstrap(values: Sequence[float] | np.ndarray, statistic: Callable[[np.ndar
                     0.95, None)
 
 
+#: The smallest per-batch spread of log seconds a timing is assumed to have (see :func:`time_ratio`).
+TIMING_FLOOR_SD = 1e-3
+
+
 def time_ratio(slow: Sequence[float], fast: Sequence[float]) -> Estimate:
     """Ratio of mean seconds per image, slow / fast, from per-batch timings (Welch t on the log scale).
 
-    Needs at least two timed batches on each side for an interval; the test is "ratio = 1"."""
+    Needs at least two timed batches on each side for an interval; the test is "ratio = 1". A side whose
+    batches took identical times gets the spread TIMING_FLOOR_SD, so its interval is narrow, never NaN."""
     from scipy import stats
 
     s, f = np.asarray(slow, float), np.asarray(fast, float)
@@ -266,7 +314,10 @@ def time_ratio(slow: Sequence[float], fast: Sequence[float]) -> Estimate:
     if s.size < 2 or f.size < 2 or not (np.isfinite(s).all() and np.isfinite(f).all()):
         raise ValueError("a time ratio needs at least two positive per-batch timings on each side")
     d = s.mean() - f.mean()
-    vs, vf = s.var(ddof=1) / s.size, f.var(ddof=1) / f.size
+    # Identical batch times on a side (a cached or coarse timer) would give a zero variance and a NaN interval:
+    # each side's spread is floored at TIMING_FLOOR_SD on the log scale (0.1%, below any noise we measure).
+    vs = max(s.var(ddof=1), TIMING_FLOOR_SD ** 2) / s.size
+    vf = max(f.var(ddof=1), TIMING_FLOOR_SD ** 2) / f.size
     se = math.sqrt(vs + vf) or 1e-12
     df = (vs + vf) ** 2 / ((vs ** 2 / (s.size - 1) if vs else 0) + (vf ** 2 / (f.size - 1) if vf else 0) or 1e-300)
     df = min(df, 1e6)
