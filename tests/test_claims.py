@@ -334,6 +334,16 @@ def test_a_matches_claim_that_n_cannot_reproduce_says_so():
     assert claims.engine.equivalence_design_note(2.0, stats.equivalence(big, big, 2.0)) == ""
 
 
+def test_an_underpowered_row_carries_its_power_at_the_papers_effect():
+    """Issue 38: a claim whose power at the paper's effect is below the false-positive rate says so on its row."""
+    a = np.ones(50, bool)
+    b = a.copy()
+    b[:1] = False
+    note = claims.engine.underpowered_note(1.0, stats.paired_accuracy(a, b))
+    power = stats.mcnemar_power(50, 1 / 50, 0.01)
+    assert f"power at the paper's effect: {100 * power:.1f}%" in note and "below the test's 5% false-positive" in note
+
+
 def test_identical_batch_times_give_an_interval_not_nan():
     """Issue 38: a 20x speed-up timed with identical batches read inconclusive (NaN interval)."""
     est = stats.time_ratio([2.0, 2.0], [0.1, 0.1])

@@ -214,8 +214,13 @@ def underpowered_note(paper_effect: float | None, est: stats.Estimate) -> str:
     "inconclusive" is then the likely verdict whatever the truth, by design of the sample, not by the data."""
     if paper_effect is None or not math.isfinite(est.mde) or abs(paper_effect) >= est.mde:
         return ""
+    power = ""
+    if est.discordant is not None:
+        chance = stats.mcnemar_power(est.n, sum(est.discordant) / est.n, paper_effect / 100)
+        power = (f" (power at the paper's effect: {100 * chance:.1f}%"
+                 + (", below the test's 5% false-positive rate" if chance < stats.ALPHA else "") + ")")
     return (f"underpowered by design at n = {est.n}: this comparison has 80% power only for effects of at least "
-            f"{est.mde:.1f} points (its MDE), and the paper's effect, {paper_effect:+.3g}, is below that; an "
+            f"{est.mde:.1f} points (its MDE), and the paper's effect, {paper_effect:+.3g}, is below that{power}; an "
             "inconclusive direction here is what the sample makes likely, not evidence against the paper")
 
 
