@@ -344,6 +344,14 @@ def test_an_underpowered_row_carries_its_power_at_the_papers_effect():
     assert f"power at the paper's effect: {100 * power:.1f}%" in note and "below the test's 5% false-positive" in note
 
 
+def test_an_ordering_row_shows_one_parts_interval_and_p_together():
+    """Issue 38: a two-part case showed the smallest part's interval [+1.75, +5.01] beside the other part's p = 0.26."""
+    strong_small = stats.Estimate(3.4, 1.75, 5.01, 0.001, 500, 2.0, "t", 0.95, (20, 3))
+    weak_large = stats.Estimate(6.0, -3.0, 15.0, 0.26, 50, 13.0, "t", 0.95, (5, 2))
+    row = stats.intersection_union([strong_small, weak_large])
+    assert (row.effect, row.ci_low, row.ci_high, row.p, row.discordant) == (6.0, -3.0, 15.0, 0.26, (5, 2))
+
+
 def test_identical_batch_times_give_an_interval_not_nan():
     """Issue 38: a 20x speed-up timed with identical batches read inconclusive (NaN interval)."""
     est = stats.time_ratio([2.0, 2.0], [0.1, 0.1])

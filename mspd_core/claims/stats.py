@@ -331,14 +331,15 @@ def time_ratio(slow: Sequence[float], fast: Sequence[float]) -> Estimate:
 def intersection_union(parts: Sequence[Estimate]) -> Estimate:
     """A claim that holds only if every part holds ("best under every attack", "white < gray < black").
 
-    Intersection-union test: p = the largest part p (valid at level alpha without correction);
-    the effect, interval and MDE shown are those of the weakest part (smallest effect)."""
+    Intersection-union test: p = the largest part p (valid at level alpha without correction). The effect,
+    interval and discordant counts shown are those of that same deciding part, so the row's interval and
+    p belong together (the smaller effect breaks a tie); the MDE is the largest part's."""
     if not parts:
         raise ValueError("an ordering claim needs at least one comparison")
-    weakest = min(parts, key=lambda e: e.effect)
-    return Estimate(weakest.effect, weakest.ci_low, weakest.ci_high, max(e.p for e in parts), min(e.n for e in parts),
-                    max(e.mde for e in parts), f"intersection-union over {len(parts)} comparisons ({weakest.test}); weakest shown",
-                    weakest.confidence, weakest.discordant)
+    deciding = max(parts, key=lambda e: (e.p, -e.effect))
+    return Estimate(deciding.effect, deciding.ci_low, deciding.ci_high, deciding.p, min(e.n for e in parts),
+                    max(e.mde for e in parts), f"intersection-union over {len(parts)} comparisons ({deciding.test}); "
+                    "the deciding part (largest p) shown", deciding.confidence, deciding.discordant)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
