@@ -9,10 +9,18 @@ JB := .venv/bin/jupyter-book
 setup:
 	@bash scripts/setup.sh
 
-# Refresh requirements/lock.txt from pyproject.toml (needs the package registry; README, "Dependencies").
-lock: setup
+# Refresh requirements/lock.txt from pyproject.toml (needs the package registry; README, "Dependencies"). Keeps
+# the versions already locked where they still fit; UPGRADE="requests urllib3" raises those packages to their newest
+# release (what an advisory needs), UPGRADE=all raises everything. Needs only uv, not a working environment (after a
+# change to pyproject.toml the old environment may not install).
+UV_VERSION := $(shell sed -n 's/.*"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)
+UPGRADE ?=
+lock:
+	@[ -x .venv/bin/python ] || python3 -m venv .venv
+	@[ -x .venv/bin/uv ] || .venv/bin/pip install -q "uv==$(UV_VERSION)"
 	.venv/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.10 --generate-hashes \
-	  --constraint requirements/constraints.txt --custom-compile-command "make lock" -o requirements/lock.txt
+	  --constraint requirements/constraints.txt --custom-compile-command "make lock" -o requirements/lock.txt \
+	  $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))
 
 test: setup
 	$(PY) -m pytest -q

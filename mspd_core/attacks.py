@@ -8,6 +8,7 @@ Carlini-Wagner margin loss) is written here because neither library has an L-inf
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -68,14 +69,19 @@ class _SameSamples:
 
 def art_classifier(model: nn.Module, x: Tensor, eot_samples: int = 1):
     """``model`` as an ART ``PyTorchClassifier`` on ``x``'s device: cross-entropy loss, inputs in [0, 1], the number
-    of classes read from one forward pass; ``eot_samples`` > 1 averages its loss gradient over that many copies."""
+    of classes read from one forward pass (in a forked RNG, so a randomized model leaves the caller's stream alone);
+    ``eot_samples`` > 1 averages its loss gradient over that many copies.
+
+    ART moves the model to its device when built: with ``x`` on CUDA it is built with ``x``'s GPU as the current
+    device, which is the GPU the model is already on (models and images share a device here)."""
     from art.estimators.classification import PyTorchClassifier
 
-    with torch.no_grad():
+    with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []), torch.no_grad():
         nb_classes = int(model(x[:1]).shape[1])
-    return PyTorchClassifier(model, loss=nn.CrossEntropyLoss(), input_shape=tuple(x.shape[1:]), nb_classes=nb_classes,
-                             clip_values=(0.0, 1.0), device_type="gpu" if x.is_cuda else "cpu",
-                             preprocessing_defences=[_SameSamples(eot_samples)] if eot_samples > 1 else None)
+    with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
+        return PyTorchClassifier(model, loss=nn.CrossEntropyLoss(), input_shape=tuple(x.shape[1:]),
+                                 nb_classes=nb_classes, clip_values=(0.0, 1.0), device_type="gpu" if x.is_cuda else "cpu",
+                                 preprocessing_defences=[_SameSamples(eot_samples)] if eot_samples > 1 else None)
 
 
 def art_pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float, steps: int, norm: str,
@@ -83,20 +89,39 @@ def art_pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float, st
     """PGD-``steps`` (Madry et al. 2018) in the L-``norm`` ball ("inf" or "2") through ART's
     ``ProjectedGradientDescentPyTorch``: one random start (uniform in the ball, from NumPy's RNG) unless
     ``random_start`` is False, step ``alpha`` along sign(grad) (L-inf) or grad / ||grad|| (L2), clip to [0, 1], project.
-    The whole batch is one ART batch."""
+
+    The whole batch is one ART batch, run by the attack's own per-batch routine: ``generate`` around it only
+    re-batches the same arrays and then logs a success rate that costs two more forward passes over the batch
+    (over every EOT copy); with one batch and one start it computes nothing else (tests/test_attack_equivalence.py
+    holds the outputs to torchattacks'). The model's train/eval mode and its parameters' ``requires_grad`` are
+    restored afterwards (ART leaves the model in eval mode)."""
     from art.attacks.evasion import ProjectedGradientDescentPyTorch
+    from art.utils import check_and_transform_label_format
 
     check_attack_inputs(x, y)
     classifier = art_classifier(model, x, eot_samples)
     attack = ProjectedGradientDescentPyTorch(classifier, norm=np.inf if norm == "inf" else int(norm), eps=eps,
                                              eps_step=alpha, max_iter=steps, num_random_init=int(random_start),
                                              batch_size=x.shape[0], verbose=False)
-    labels = y.detach().cpu().numpy()
+    images = torch.from_numpy(x.detach().cpu().numpy().astype(np.float32))
+    targets = torch.from_numpy(check_and_transform_label_format(y.detach().cpu().numpy(), nb_classes=classifier.nb_classes,
+                                                                return_one_hot=True).astype(np.float32))
 
     def run() -> Tensor:
-        with frozen_parameters(model):
-            return torch.from_numpy(attack.generate(x.detach().cpu().numpy().astype(np.float32), labels)).to(x.device)
+        with frozen_parameters(model), restored_mode(model):
+            adv = attack._generate_batch(x=images, targets=targets, mask=None, eps=eps, eps_step=alpha)
+        return torch.from_numpy(adv).to(x.device)
     return _run_seeded(run, x.device, seed)
+
+
+@contextmanager
+def restored_mode(model: nn.Module) -> Iterator[None]:
+    """The model's train/eval mode as it was before (ART's loss gradient puts the model in eval mode)."""
+    training = model.training
+    try:
+        yield
+    finally:
+        model.train(training)
 
 
 @contextmanager

@@ -165,13 +165,15 @@ def code_fingerprint(package_dir: Path | None = None) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _code_fingerprint_cached() -> str:
+def code_fingerprint_cached() -> str:
     return code_fingerprint()
 
 
 def environment_fingerprint(device: str | torch.device) -> dict:
-    """What else can change a result: code, the locked library versions, torch version, device type, default dtype."""
-    return {"code": _code_fingerprint_cached(), "lock": lock_fingerprint(), "torch": torch.__version__,
+    """What else can change a result: code, the locked library versions (which depend on the Python version: the lock
+    is universal), torch version, device type, default dtype."""
+    return {"code": code_fingerprint_cached(), "lock": lock_fingerprint(), "python": platform.python_version(),
+            "torch": torch.__version__,
             "device": torch.device(device).type,
             "dtype": str(torch.get_default_dtype()), "version": __version__}
 

@@ -135,17 +135,102 @@ def lock_disagreements(pins: list[Pin], requirements: list[Requirement]) -> list
     return problems
 
 
+#: Installed but never in the lock: the companion itself (installed editable) and the installer
+#: (requirements/installer.txt).
+NOT_LOCKED = frozenset({"mspd-core", "pip"})
+
+
+def _same_version(installed: str | None, locked: str) -> bool:
+    """``installed`` is the locked release (a local label such as ``+cpu`` on the installed one is the same release)."""
+    return installed is not None and SpecifierSet(f"=={locked}").contains(Version(installed), prereleases=True)
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    """One pin of the lock with its hashes and what the lock says requires it (its ``# via`` lines)."""
+    pin: Pin
+    hashes: tuple[str, ...]
+    via: tuple[str, ...]
+
+
+def lock_entries(path: Path = LOCK_FILE) -> list[LockEntry]:
+    """Every pin of a uv/pip-compile lock with the ``--hash`` options and ``# via`` names that follow it."""
+    entries: list[LockEntry] = []
+    current: tuple[Pin, list[str], list[str]] | None = None
+    for raw in path.read_text().splitlines() + [""]:
+        line = raw.strip()
+        match = _PIN.match(line)
+        if match or not raw.startswith(" "):
+            if current is not None:
+                entries.append(LockEntry(current[0], tuple(current[1]), tuple(current[2])))
+                current = None
+            if match:
+                name, version, marker = match.groups()
+                current = (Pin(canonicalize_name(name), version, marker.strip() if marker else None), [], [])
+            continue
+        if current is None:
+            continue
+        current[1].extend(re.findall(r"--hash=sha256:([0-9a-f]{64})", line))
+        via = re.sub(r"^#\s*(via)?\s*", "", line) if line.startswith("#") else ""
+        if via:
+            current[2].append(via)
+    return entries
+
+
+def lock_extra_directs(entries: list[LockEntry], requirements: list[Requirement],
+                       constraints: list[Requirement]) -> list[str]:
+    """Each pin the lock says pyproject.toml requires but pyproject.toml no longer names (a dependency removed
+    without ``make lock``), and each constraint of requirements/constraints.txt the lock does not pin exactly."""
+    named = {canonicalize_name(r.name) for r in requirements}
+    problems = [f"{e.pin.name}=={e.pin.version}: locked as a pyproject.toml requirement, which pyproject.toml no longer "
+                "names" for e in entries if any("pyproject.toml" in v for v in e.via) and e.pin.name not in named]
+    for c in constraints:
+        pins = [e.pin for e in entries if e.pin.name == canonicalize_name(c.name)]
+        if not pins or not all(c.specifier.contains(Version(p.version), prereleases=True) for p in pins):
+            problems.append(f"constraint {c}: the lock pins {', '.join(p.version for p in pins) or 'nothing'}")
+    return problems
+
+
+CONSTRAINTS_FILE = PROJECT_ROOT / "requirements" / "constraints.txt"
+
+
+def constraint_requirements(path: Path = CONSTRAINTS_FILE) -> list[Requirement]:
+    """The lines of requirements/constraints.txt (the torch build the lock takes)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [Requirement(line) for line in lines if line]
+
+
 def installed_disagreements(pins: list[Pin], versions: dict[str, str]) -> list[str]:
-    """Each pin for this interpreter that the running environment does not hold at the locked version."""
-    return [f"{p.name}: locked {p.version}, installed {versions.get(p.name, 'nothing')}"
-            for p in pins if p.applies() and versions.get(p.name) != p.version]
+    """Each pin for this interpreter that the running environment does not hold at the locked version, and each
+    installed package that the lock does not name (installed by hand, or left by an older lock)."""
+    applicable = [p for p in pins if p.applies()]
+    missing = [f"{p.name}: locked {p.version}, installed {versions.get(p.name, 'nothing')}"
+               for p in applicable if not _same_version(versions.get(p.name), p.version)]
+    return missing + [f"{name} {versions[name]}: installed, not in the lock" for name in unlocked_packages(pins, versions)]
 
 
-def main() -> int:
-    """``python -m mspd_core.dependencies``: exit 1 (and say what) when the environment differs from the lock or holds a
-    package with a known advisory; scripts/setup.sh runs it to decide whether to reinstall."""
+def unlocked_packages(pins: list[Pin], versions: dict[str, str]) -> list[str]:
+    """Installed distributions that no pin for this interpreter names (except :data:`NOT_LOCKED`)."""
+    locked = {p.name for p in pins if p.applies()}
+    return sorted(name for name in versions if name not in locked and name not in NOT_LOCKED)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mspd_core.dependencies``: exit 1 (and say what) when the environment differs from the lock (a version
+    changed, a pin missing, a package the lock does not name); scripts/setup.sh runs it to decide whether to
+    reinstall. ``--unlocked``: print only the installed packages the lock does not name (setup.sh removes them).
+    Advisories are checked on the lock and the environment by tests/test_dependencies.py: an environment that
+    equals the lock holds no advisory the lock does not."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mspd_core.dependencies", description=main.__doc__)
+    parser.add_argument("--unlocked", action="store_true", help="print the installed packages the lock does not name")
+    args = parser.parse_args(argv)
     versions = installed_versions()
-    problems = installed_disagreements(lock_pins(), versions) + [str(f) for f in advisory_findings(versions)]
+    if args.unlocked:
+        print("\n".join(unlocked_packages(lock_pins(), versions)))
+        return 0
+    problems = installed_disagreements(lock_pins(), versions)
     for line in problems:
         print(line)
     return 1 if problems else 0

@@ -82,7 +82,16 @@ def _preflight_task(sentinel: str, token: str) -> dict:
     except OSError:
         reply = ""
     return {"host": host, "folder": str(folder), "seen": seen, "reply": reply, "code": code_fingerprint(),
-            "torch": torch.__version__}
+            "torch": torch.__version__, "environment": _environment()}
+
+
+def _environment() -> dict:
+    """The lock and the Python version a node runs (together they fix every library version)."""
+    import platform
+
+    from .dependencies import lock_fingerprint
+
+    return {"lock": lock_fingerprint(), "python": platform.python_version()}
 
 
 def preflight(ray, folder: Path, options: dict, nodes: int | None = None) -> list[dict]:
@@ -106,6 +115,9 @@ def preflight(ray, folder: Path, options: dict, nodes: int | None = None) -> lis
             if r["code"] != code_fingerprint():
                 problems.append(f"{where} runs other mspd_core code ({r['code']} vs the driver's {code_fingerprint()}): "
                                 "install the same version on every node, or pass ship_code=True")
+            if r.get("environment") != _environment():
+                problems.append(f"{where} runs another environment ({r.get('environment')} vs the driver's "
+                                f"{_environment()}): install requirements/lock.txt with the same Python on every node")
             if r["torch"] != torch.__version__:
                 problems.append(f"{where} runs torch {r['torch']}, the driver {torch.__version__}: results would differ")
         if problems:

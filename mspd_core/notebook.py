@@ -1,11 +1,12 @@
 """What every notebook does first: validate the papermill parameters and say what is run."""
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 
 import torch
 
-from .cells import code_fingerprint
+from .cells import code_fingerprint_cached
 from .defenses.mcgs import DEFAULT_EPS  # the defense budget when a chapter's ``eps`` is None (SPEC: 8/255)
 from .dependencies import lock_fingerprint
 from .profiles import Profile, get_profile
@@ -28,7 +29,8 @@ class Session:
         chosen = "".join(f", {k} `{v}`" for k, v in (("target", self.target), ("backbone", self.backbone)) if v)
         return (f"profile **{p.name}** ({p.description}): {p.n_images} / {p.n_large} evaluation images, zoo `{p.zoo}`, "
                 f"eps {self.eps * 255:.3g}/255{chosen}, seed {self.seed}, device `{self.device}`, torch {torch.__version__}, "
-                f"code `{code_fingerprint()[:12]}`, lock `{lock_fingerprint()}`")
+                f"Python {platform.python_version()}, code `{code_fingerprint_cached()[:12]}`, lock `{lock_fingerprint()}` "
+                "(the lock's versions for this Python)")
 
 
 def _check_count(name: str, value) -> int | None:

@@ -1,6 +1,6 @@
 """Record torchattacks 3.5.1's outputs on a small fixed model, for tests/test_attack_equivalence.py.
 
-The companion no longer depends on torchattacks (its ``requests~=2.25.1`` pin holds three published
+The companion no longer depends on torchattacks (its ``requests~=2.25.1`` pin holds four published
 advisories: issue 35); this script was run once, in a virtual environment that still had it, and its
 output ``tests/data/torchattacks_reference.pt`` (a few kB) is committed. To regenerate it:
 

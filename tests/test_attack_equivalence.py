@@ -3,8 +3,10 @@
 
 Same semantics, same numbers: PGD L-inf and EOT-PGD from the same start (no random start) are identical, and so is
 Square (pyautoattack's, which torchattacks copied). Documented differences: the random start is drawn from NumPy's
-RNG by ART (torchattacks: torch's), so started runs differ image by image; ART's L2 PGD clips to [0, 1] before it
-projects onto the ball (torchattacks after), which moves pixels by up to 0.01 here.
+RNG by ART (torchattacks: torch's), so started runs differ image by image, and ART's L2 start is uniform over the
+ball's volume (torchattacks: a uniform radius); ART's L2 PGD clips to [0, 1] before it projects onto the ball
+(torchattacks after), which moves pixels by up to 0.01 here. Bit-identity was recorded on an Intel Xeon (AMX) and
+holds on an AMD EPYC too (2026-12-06).
 """
 from __future__ import annotations
 
@@ -65,7 +67,11 @@ def test_random_starts_differ_but_reach_the_same_accuracy(recorded, model_and_da
     model, x, y = model_and_data
     ours = attacks.pgd_linf(model, x, y, eps, steps=10) if norm == "inf" else attacks.pgd_l2(model, x, y, eps, steps=10)
     assert not torch.equal(ours, recorded[name])  # NumPy's draws, not torch's
+    assert _accuracy(model, x, y) == 1.0 and _accuracy(model, ours, y) < 0.5  # the attack works at all
     assert _accuracy(model, ours, y) == _accuracy(model, recorded[name], y)
+    loss = torch.nn.functional.cross_entropy
+    with torch.no_grad():
+        assert loss(model(ours), y).item() == pytest.approx(loss(model(recorded[name]), y).item(), rel=1e-3)
 
 
 @settings(max_examples=15, deadline=None)
@@ -95,6 +101,37 @@ def test_attacks_restore_the_global_rngs_and_the_models_gradients(model_and_data
     attacks.pgd_linf(model, x, y, steps=2, seed=3)
     assert torch.equal(torch.rand(1), expected_torch) and np.random.rand() == expected_numpy
     assert all(p.requires_grad and p.grad is None for p in model.parameters())
+
+
+class _NoisyModel(torch.nn.Module):
+    """A randomized model (Gaussian noise on its input at every forward), in training mode."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x + 0.01 * torch.randn_like(x))
+
+
+@pytest.mark.parametrize("attack", [lambda m, x, y: attacks.pgd_linf(m, x, y, steps=2, seed=3),
+                                    lambda m, x, y: attacks.eot_pgd(m, x, y, steps=2, eot_iter=3, seed=3)])
+def test_a_randomized_model_in_training_mode_is_left_as_it_was(model_and_data, attack):
+    """ART puts the model in eval mode and probes it once for its class count: both are undone (mode restored,
+    the probe's noise drawn from a forked RNG), so the caller's model and random streams are unchanged."""
+    import numpy as np
+
+    inner, x, y = model_and_data
+    model = _NoisyModel(inner).train()
+    torch.manual_seed(7)
+    np.random.seed(7)
+    expected_torch, expected_numpy = torch.rand(1), np.random.rand()
+    torch.manual_seed(7)
+    np.random.seed(7)
+    attack(model, x, y)
+    assert model.training and inner.training
+    assert torch.equal(torch.rand(1), expected_torch) and np.random.rand() == expected_numpy
+    inner.eval()
 
 
 @pytest.mark.parametrize("bad,message", [(lambda x, y: (x[0], y), "batch, channels"),

@@ -49,10 +49,41 @@ def test_a_requirement_the_lock_does_not_satisfy_is_reported():
     assert deps.lock_disagreements(pins, [Requirement("idna>=3.7")]) == ["idna>=3.7 is not in the lock"]
 
 
-def test_every_lock_line_is_hashed():
-    text = deps.LOCK_FILE.read_text()
-    assert len(deps.lock_pins()) > 100
-    assert text.count("==") <= text.count("--hash=sha256:"), "a pin without a hash: run `make lock`"
+def test_every_pin_of_the_lock_is_hashed():
+    entries = deps.lock_entries()
+    assert len(entries) == len(deps.lock_pins()) > 100
+    unhashed = [f"{e.pin.name}=={e.pin.version}" for e in entries if not e.hashes]
+    assert not unhashed, "pins without a hash (run `make lock`): " + ", ".join(unhashed)
+
+
+def test_the_lock_names_nothing_pyproject_dropped_and_honours_the_constraints():
+    """The other direction of the agreement: a dependency removed from pyproject.toml, or a changed constraint,
+    without `make lock` fails here."""
+    problems = deps.lock_extra_directs(deps.lock_entries(), deps.project_requirements(), deps.constraint_requirements())
+    assert not problems, "requirements/lock.txt is stale (run `make lock`):\n" + "\n".join(problems)
+
+
+def test_a_stale_lock_is_reported(tmp_path):
+    lock = tmp_path / "lock.txt"
+    lock.write_text("torch==2.14.1 \\\n    --hash=sha256:" + "a" * 64 + "\n    # via\n    #   -c requirements/constraints.txt\n"
+                    "    #   mspd-core (pyproject.toml)\n"
+                    "torchattacks==3.5.1 \\\n    --hash=sha256:" + "b" * 64 + "\n    # via mspd-core (pyproject.toml)\n"
+                    "requests==2.34.2\n    # via torchattacks\n")
+    entries = deps.lock_entries(lock)
+    assert [len(e.hashes) for e in entries] == [1, 1, 0]
+    assert entries[1].via == ("mspd-core (pyproject.toml)",)
+    problems = deps.lock_extra_directs(entries, [Requirement("torch>=2.6")], [Requirement("torch==2.15.0")])
+    assert any(p.startswith("torchattacks==3.5.1") for p in problems)
+    assert "constraint torch==2.15.0: the lock pins 2.14.1" in problems
+    assert deps.lock_extra_directs(entries[:1], [Requirement("torch>=2.6")], [Requirement("torch==2.14.1")]) == []
+
+
+def test_packages_outside_the_lock_and_local_labels():
+    pins = [deps.Pin("torch", "2.14.1", None), deps.Pin("requests", "2.34.2", None)]
+    versions = {"torch": "2.14.1+cpu", "requests": "2.34.2", "torchattacks": "3.5.1", "pip": "26.3", "mspd-core": "0.1"}
+    assert deps.installed_disagreements(pins, versions) == ["torchattacks 3.5.1: installed, not in the lock"]
+    assert deps.unlocked_packages(pins, versions) == ["torchattacks"]
+    assert deps.installed_disagreements(pins, {**versions, "torch": "2.15.0"})[0] == "torch: locked 2.14.1, installed 2.15.0"
 
 
 @pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="not in the project's virtual environment")
@@ -70,3 +101,17 @@ def test_the_lock_fingerprint_is_the_files_hash():
     import hashlib
 
     assert deps.lock_fingerprint() == hashlib.sha256(deps.LOCK_FILE.read_bytes()).hexdigest()[:12]
+
+
+def test_every_page_and_cache_key_names_the_lock_and_the_python():
+    """Issue 35, item 5: the set-up line every chapter prints names the lock beside the code hash (and the Python,
+    since the universal lock resolves some packages per Python version); cache keys change with either."""
+    import platform
+
+    from mspd_core import cells, notebook
+
+    line = notebook.start("smoke", device="cpu").describe()
+    assert f"lock `{deps.lock_fingerprint()}`" in line and f"Python {platform.python_version()}" in line
+    assert f"code `{cells.code_fingerprint()[:12]}`" in line
+    env = cells.environment_fingerprint("cpu")
+    assert env["lock"] == deps.lock_fingerprint() and env["python"] == platform.python_version()

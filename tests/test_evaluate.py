@@ -180,7 +180,7 @@ def test_cache_key_names_code_torch_device_and_dtype(fake_zoo, data, monkeypatch
     d = DEFENSES[1]
     cpu = evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "cpu")
     assert evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "meta") != cpu
-    monkeypatch.setattr(cells, "_code_fingerprint_cached", lambda: "edited")
+    monkeypatch.setattr(cells, "code_fingerprint_cached", lambda: "edited")
     assert evaluate.release_key(d, data, fake_zoo, 8 / 255, 0, True, 4, "cpu") != cpu
     monkeypatch.undo()
     monkeypatch.setattr(cells, "load_cached", lambda name, device="cpu": MODELS[name])
