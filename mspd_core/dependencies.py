@@ -18,9 +18,9 @@ from pathlib import Path
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from .paths import PROJECT_ROOT
 
@@ -142,7 +142,12 @@ NOT_LOCKED = frozenset({"mspd-core", "pip"})
 
 def _same_version(installed: str | None, locked: str) -> bool:
     """``installed`` is the locked release (a local label such as ``+cpu`` on the installed one is the same release)."""
-    return installed is not None and SpecifierSet(f"=={locked}").contains(Version(installed), prereleases=True)
+    if installed is None:
+        return False
+    try:
+        return SpecifierSet(f"=={locked}").contains(Version(installed), prereleases=True)
+    except (InvalidVersion, InvalidSpecifier):  # a version string outside PEP 440: only the same string is the same version
+        return installed == locked
 
 
 @dataclass(frozen=True)
