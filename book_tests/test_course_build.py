@@ -2,10 +2,10 @@
 folder is what the master makes, and otter-grader's autograder grades real submissions offline."""
 from __future__ import annotations
 
+import csv
 import html
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -53,7 +53,7 @@ def test_committed_student_folder_is_current():
     assert not stale, f"course/ is stale ({stale}): run `python scripts/course.py --sync` and commit it"
 
 
-def submission(tmp_path: Path, answers: dict[str, str], extra_cell: str | None = None) -> Path:
+def submission(folder: Path, answers: dict[str, str], extra_cell: str | None = None) -> Path:
     """The student notebook with some answer cells filled in (others left as stubs), and optionally one more cell."""
     nb = nbformat.read(OUT / "student" / NOTEBOOK, as_version=4)
     for cell in nb.cells:
@@ -62,47 +62,75 @@ def submission(tmp_path: Path, answers: dict[str, str], extra_cell: str | None =
             cell.source = answers.get(name, cell.source)
     if extra_cell:
         nb.cells.append(nbformat.v4.new_code_cell(extra_cell))
-    path = tmp_path / NOTEBOOK
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / NOTEBOOK
     nbformat.write(nb, path)
     return path
 
 
-def grade(path: Path) -> dict[str, tuple[float, str]]:
-    """Grade one submission with `otter run` (no container, offline): exercise -> (score, output)."""
-    otter = Path(sys.executable).with_name("otter")
-    subprocess.run([str(otter), "run", "-a", str(OUT / "autograder" / "autograder.zip"), "-o", str(path.parent), str(path)],
-                   cwd=path.parent, check=True, capture_output=True, text=True)
-    results = json.loads((path.parent / "results.json").read_text())
+WRONG_ANSWERS = {
+    "proj": "def proj(v, c, e):\n    return v.clamp_(min=c - e, max=c + e).clamp_(0, 1)",
+    "smooth": "from mspd_core.smoothing import smooth as _library_smooth\n\n"
+              "def smooth(f, c, y, e, a, noise, descend):\n"
+              "    return _library_smooth(f, c, y, e, a, n_samples=noise.shape[0], noise=noise, descend=descend)",
+    "mcnemar": "from scipy.stats import binomtest\n\ndef mcnemar(a, b):\n"
+               "    k, m = int((a & ~b).sum()), int((a ^ b).sum())\n"
+               "    return binomtest(k, m, 0.5).pvalue if m else 1.0",
+}
+FORGE = ("import mspd_core.course as c\n"
+         "c.require = lambda check: None\n"
+         "c.CHECKS = {k: (lambda f, hidden=False: c.Check('x', True, 'ok')) for k in c.CHECKS}\n"
+         "print('7 of 7 checks passed')")
+
+
+@pytest.fixture(scope="module")
+def class_grades(tmp_path_factory):
+    """A class of three graded with README's whole-class command (scripts/grade_class.py, `otter run` per
+    submission): the solutions, a wrong and score-forging submission, and a file that is not a notebook."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from grade_class import grade_class
+
+    root = tmp_path_factory.mktemp("class")
+    submission(root / "submissions" / "wrong", WRONG_ANSWERS, FORGE)
+    (root / "submissions" / "solutions").mkdir()
+    shutil.copy(OUT / "autograder" / NOTEBOOK, root / "submissions" / "solutions" / NOTEBOOK)
+    (root / "submissions" / "broken").mkdir()
+    (root / "submissions" / "broken" / NOTEBOOK).write_text("this is not a notebook")
+    before = {p: p.read_bytes() for p in (root / "submissions").rglob("*.ipynb")}
+    table = grade_class(root / "submissions", OUT / "autograder" / "autograder.zip", root / "graded")
+    assert all(p.read_bytes() == data for p, data in before.items()), "grading changed a submission"
+    rows = {r["submission"]: r for r in csv.DictReader(table.open())}
+    outputs = {name: json.loads((root / "graded" / name.replace("/", "_").removesuffix(".ipynb") / "results.json").read_text())
+               for name in rows if not rows[name]["error"]}
+    return rows, outputs
+
+
+def _scores(results: dict) -> dict[str, tuple[float, str]]:
     return {t["name"]: (t["score"], t.get("output", "")) for t in results["tests"] if "score" in t}
 
 
-def test_autograder_gives_the_solutions_full_marks(tmp_path):
-    path = tmp_path / NOTEBOOK
-    shutil.copy(OUT / "autograder" / NOTEBOOK, path)
-    scores = grade(path)
+def test_autograder_gives_the_solutions_full_marks(class_grades):
+    rows, outputs = class_grades
+    scores = _scores(outputs[f"solutions/{NOTEBOOK}"])
     assert len(scores) == 7 and all(score == 1.0 for score, _ in scores.values()), scores
+    assert rows[f"solutions/{NOTEBOOK}"]["total"] == "7.0" and rows[f"solutions/{NOTEBOOK}"]["out of"] == "7"
 
 
-def test_autograder_grades_a_wrong_and_forging_submission(tmp_path):
+def test_autograder_grades_a_wrong_and_forging_submission(class_grades):
     """In-place Proj, Smooth that calls the library, a correct McNemar; stubs elsewhere; and a last cell
     that prints a perfect score and overwrites the imported checks. Grading re-runs the hidden tests from
     a fresh copy of the checks: 1 of 7."""
-    answers = {
-        "proj": "def proj(v, c, e):\n    return v.clamp_(min=c - e, max=c + e).clamp_(0, 1)",
-        "smooth": "from mspd_core.smoothing import smooth as _library_smooth\n\n"
-                  "def smooth(f, c, y, e, a, noise, descend):\n"
-                  "    return _library_smooth(f, c, y, e, a, n_samples=noise.shape[0], noise=noise, descend=descend)",
-        "mcnemar": "from scipy.stats import binomtest\n\ndef mcnemar(a, b):\n"
-                   "    k, m = int((a & ~b).sum()), int((a ^ b).sum())\n"
-                   "    return binomtest(k, m, 0.5).pvalue if m else 1.0",
-    }
-    forge = ("import mspd_core.course as c\n"
-             "c.require = lambda check: None\n"
-             "c.CHECKS = {k: (lambda f, hidden=False: c.Check('x', True, 'ok')) for k in c.CHECKS}\n"
-             "print('7 of 7 checks passed')")
-    scores = grade(submission(tmp_path, answers, forge))
+    rows, outputs = class_grades
+    scores = _scores(outputs[f"wrong/{NOTEBOOK}"])
     assert {name: score for name, (score, _) in scores.items()} == {
         "proj": 0.0, "smooth": 0.0, "forward_epoch": 0.0, "backward_epoch": 0.0, "mcgs": 0.0, "reversion": 0.0, "mcnemar": 1.0}
     assert "changed its input `v` in place" in scores["proj"][1]
     assert "calls the library's `mspd_core.smoothing" in scores["smooth"][1]
     assert "not implemented yet" in scores["mcgs"][1]
+    assert rows[f"wrong/{NOTEBOOK}"]["total"] == "1.0"
+
+
+def test_the_whole_class_csv_names_a_submission_it_could_not_grade(class_grades):
+    rows, _ = class_grades
+    assert sorted(rows) == [f"broken/{NOTEBOOK}", f"solutions/{NOTEBOOK}", f"wrong/{NOTEBOOK}"]
+    assert rows[f"broken/{NOTEBOOK}"]["error"].startswith("not graded") and rows[f"broken/{NOTEBOOK}"]["total"] == "0.0"
