@@ -142,6 +142,19 @@ def test_ordering_size_axis_holds_at_the_papers_part_effects():
     assert got["size"]["consistent"] >= 0.90 and got["direction"]["contradicted"] == 0, got
 
 
+def test_an_orderings_least_favourable_null_is_the_honest_one():
+    """Issue 38: an all-parts rule's false "reproduced" rate is judged with one part null and the others true,
+    not with every part at 0 (which flatters it); it still stays near or below 5%."""
+    from mspd_core.claims.simulate import LEAST_FAVOURABLE, least_favourable_parts
+
+    assert least_favourable_parts([3.4, 8.0, 5.0], 3, "paired_accuracy", 0.2, 1.0) == [0.0, 8.0, 5.0]
+    assert least_favourable_parts(None, 3, "paired_accuracy", 0.2, 1.0) == [0.0, 20.0, 20.0]
+    kw = {"n": 250, "parts": 3, "discordance": 0.2, "reps": 400, "part_effects": [15.0, 15.0, 15.0]}
+    all_zero = simulate("t15_every_budget", 0.0, seed=11, **kw)["direction"]["reproduced"]
+    hardest = simulate("t15_every_budget", LEAST_FAVOURABLE, seed=11, **kw)["direction"]["reproduced"]
+    assert all_zero <= hardest <= 0.05 + MC, (all_zero, hardest)
+
+
 def test_simulate_cli_prints_json_last(capsys):
     from mspd_core.claims.simulate import main
 

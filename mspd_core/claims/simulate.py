@@ -76,6 +76,24 @@ def _draw(spec: ClaimSpec, comparison: str, rng, effect: float, n: int, discorda
     return {"values": rng.normal(effect, sd, n)}
 
 
+#: ``effect`` for an ordering's least favourable null (:func:`least_favourable_parts`).
+LEAST_FAVOURABLE = "least-favourable"
+
+
+def least_favourable_parts(paper_parts: Sequence[float] | None, k: int, comparison: str, discordance: float,
+                           sd: float) -> list[float]:
+    """The null configuration under which an intersection-union rule says "reproduced" most often: every part
+    true (at the paper's part effects, or, without them, an effect each part detects almost surely) except the
+    part with the smallest effect, at 0. Setting every part to 0 flatters the rule (issue 38)."""
+    if paper_parts:
+        effects = [float(e) for e in paper_parts]
+    else:
+        strong = 100 * discordance if comparison == "paired_accuracy" else 3 * sd
+        effects = [strong] * k
+    effects[int(np.argmin(np.abs(effects)))] = 0.0
+    return effects
+
+
 def simulate(key: str, effect: float | str = "paper", n: int | None = None, discordance: float = DEFAULT_DISCORDANCE,
              reps: int = 1000, seed: int = 0, cv: float = DEFAULT_CV, sd: float = DEFAULT_SD,
              parts: int | None = None, part_effects: Sequence[float] | None = None) -> dict[str, dict[str, float]]:
@@ -101,6 +119,8 @@ def simulate(key: str, effect: float | str = "paper", n: int | None = None, disc
             if not paper_parts:
                 raise ValueError(f"{key}: the registry has no per-part paper effects; give --effect")
             effects: Sequence[float] = paper_parts
+        elif effect == LEAST_FAVOURABLE:
+            effects = least_favourable_parts(paper_parts, k, spec.part_comparison, discordance, sd)
         else:
             effects = [float(effect)] * k
         comparison = spec.part_comparison
@@ -143,9 +163,11 @@ def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int =
             kw["n"] = d.get("units", r["n"])
         if spec.comparison == "ordering":
             kw["parts"] = d.get("parts")
-        null = 1.0 if spec.comparison == "time_ratio" else 0.0
+        null: float | str = 1.0 if spec.comparison == "time_ratio" else 0.0
         if spec.comparison == "equivalence":
             null = spec.margin  # the equivalence null: the true difference at the margin
+        if spec.comparison == "ordering":
+            null = LEAST_FAVOURABLE  # one part null, the others true: the hardest null for an all-parts rule
         at_null = simulate(r["key"], null, **kw)
         has_paper = spec.paper_effect is not None or (spec.comparison == "ordering" and (kw["part_effects"] or spec.part_effects))
         at_paper = simulate(r["key"], "paper", **kw) if has_paper else None
@@ -154,14 +176,17 @@ def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int =
                     "P(size consistent | paper's effect)": at_paper["size"]["consistent"] if at_paper else None,
                     "P(reproduced | no effect)": at_null["direction"]["reproduced"],
                     "no effect means": "difference at the margin" if spec.comparison == "equivalence" else
-                    ("ratio 1" if spec.comparison == "time_ratio" else "0")})
+                    ("ratio 1" if spec.comparison == "time_ratio" else
+                     "one part 0, the others at the paper's (least favourable)" if spec.comparison == "ordering"
+                     else "0")})
     return pd.DataFrame(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claim", required=True, help="a registered claim key")
-    parser.add_argument("--effect", default="paper", help="the true effect in the claim's unit, or 'paper' (default)")
+    parser.add_argument("--effect", default="paper", help="the true effect in the claim's unit, 'paper' (default), or, "
+                        f"for an ordering, '{LEAST_FAVOURABLE}' (one part 0, the others at the paper's)")
     parser.add_argument("--n", type=int, default=None, help="images / units (batches per side for a time ratio); "
                         "default: the cpu profile's sample for the claim")
     parser.add_argument("--discordance", type=float, default=DEFAULT_DISCORDANCE, help="P(two conditions disagree on an image)")
@@ -173,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the rates as one JSON line last")
     args = parser.parse_args(argv)
     try:
-        effect = args.effect if args.effect == "paper" else float(args.effect)
+        effect = args.effect if args.effect in ("paper", LEAST_FAVOURABLE) else float(args.effect)
         spec = get_spec(args.claim)
         rates = simulate(args.claim, effect, args.n, args.discordance, args.reps, args.seed, args.cv, args.sd, args.parts)
     except (KeyError, ValueError) as err:
