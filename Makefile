@@ -11,13 +11,13 @@ setup:
 
 # Refresh requirements/lock.txt from pyproject.toml (needs the package registry; README, "Dependencies"). Keeps
 # the versions already locked where they still fit; UPGRADE="requests urllib3" raises those packages to their newest
-# release (what an advisory needs), UPGRADE=all raises everything. Needs only uv, not a working environment (after a
-# change to pyproject.toml the old environment may not install).
-UV_VERSION := $(shell sed -n 's/.*"uv==\([0-9.]*\)".*/\1/p' pyproject.toml)
+# release (what an advisory needs), UPGRADE=all raises everything. Needs pip and uv only, not a working environment
+# (after a change to pyproject.toml the old one may not install): uv comes from the lock's own hashed entry.
 UPGRADE ?=
 lock:
-	@[ -x .venv/bin/python ] || python3 -m venv .venv
-	@[ -x .venv/bin/uv ] || .venv/bin/pip install -q "uv==$(UV_VERSION)"
+	@[ -x .venv/bin/python ] || { py=$$(command -v python3.11 || command -v python3); $$py -m venv .venv; }
+	@[ -x .venv/bin/uv ] || { awk '/^uv==/{keep=1; print; next} keep && /^ /{print; next} {keep=0}' requirements/lock.txt \
+	  > .venv/uv-requirement.txt && .venv/bin/pip install -q --require-hashes --no-deps -r .venv/uv-requirement.txt; }
 	.venv/bin/uv pip compile pyproject.toml --all-extras --universal --python-version 3.10 --generate-hashes \
 	  --constraint requirements/constraints.txt --custom-compile-command "make lock" -o requirements/lock.txt \
 	  $(if $(filter all,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p)))

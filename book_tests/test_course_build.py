@@ -100,8 +100,7 @@ def class_grades(tmp_path_factory):
     table = grade_class(root / "submissions", OUT / "autograder" / "autograder.zip", root / "graded")
     assert all(p.read_bytes() == data for p, data in before.items()), "grading changed a submission"
     rows = {r["submission"]: r for r in csv.DictReader(table.open())}
-    outputs = {name: json.loads((root / "graded" / name.replace("/", "_").removesuffix(".ipynb") / "results.json").read_text())
-               for name in rows if not rows[name]["error"]}
+    outputs = {name: json.loads((root / "graded" / row["results"]).read_text()) for name, row in rows.items() if row["results"]}
     return rows, outputs
 
 
@@ -113,7 +112,7 @@ def test_autograder_gives_the_solutions_full_marks(class_grades):
     rows, outputs = class_grades
     scores = _scores(outputs[f"solutions/{NOTEBOOK}"])
     assert len(scores) == 7 and all(score == 1.0 for score, _ in scores.values()), scores
-    assert rows[f"solutions/{NOTEBOOK}"]["total"] == "7.0" and rows[f"solutions/{NOTEBOOK}"]["out of"] == "7"
+    assert rows[f"solutions/{NOTEBOOK}"]["total"] == "7.0" and rows[f"solutions/{NOTEBOOK}"]["out of"] == "7.0"
 
 
 def test_autograder_grades_a_wrong_and_forging_submission(class_grades):
@@ -128,6 +127,18 @@ def test_autograder_grades_a_wrong_and_forging_submission(class_grades):
     assert "calls the library's `mspd_core.smoothing" in scores["smooth"][1]
     assert "not implemented yet" in scores["mcgs"][1]
     assert rows[f"wrong/{NOTEBOOK}"]["total"] == "1.0"
+
+
+def test_distinct_work_folders_for_colliding_names(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from grade_class import submissions_in, work_folders
+
+    for name in ("a b/x.ipynb", "a_b/x.ipynb", "graded/a_b_x/x.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    found = submissions_in(tmp_path, tmp_path / "graded")
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a b/x.ipynb", "a_b/x.ipynb"]
+    assert sorted(work_folders(found, tmp_path).values()) == ["a_b_x", "a_b_x-2"]
 
 
 def test_the_whole_class_csv_names_a_submission_it_could_not_grade(class_grades):

@@ -69,15 +69,16 @@ class _SameSamples:
 
 def art_classifier(model: nn.Module, x: Tensor, eot_samples: int = 1):
     """``model`` as an ART ``PyTorchClassifier`` on ``x``'s device: cross-entropy loss, inputs in [0, 1], the number
-    of classes read from one forward pass (in a forked RNG, so a randomized model leaves the caller's stream alone);
+    of classes read from one forward pass in eval mode (in a forked RNG, so a randomized model leaves the caller's
+    stream alone; the model's modes restored after);
     ``eot_samples`` > 1 averages its loss gradient over that many copies.
 
     ART moves the model to its device when built: with ``x`` on CUDA it is built with ``x``'s GPU as the current
     device, which is the GPU the model is already on (models and images share a device here)."""
     from art.estimators.classification import PyTorchClassifier
 
-    with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []), torch.no_grad():
-        nb_classes = int(model(x[:1]).shape[1])
+    with torch.random.fork_rng(devices=[x.device] if x.is_cuda else []), torch.no_grad(), restored_mode(model):
+        nb_classes = int(model.eval()(x[:1]).shape[1])  # eval: no BatchNorm statistics touched by a batch of one
     with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
         return PyTorchClassifier(model, loss=nn.CrossEntropyLoss(), input_shape=tuple(x.shape[1:]),
                                  nb_classes=nb_classes, clip_values=(0.0, 1.0), device_type="gpu" if x.is_cuda else "cpu",
@@ -91,10 +92,12 @@ def art_pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float, st
     ``random_start`` is False, step ``alpha`` along sign(grad) (L-inf) or grad / ||grad|| (L2), clip to [0, 1], project.
 
     The whole batch is one ART batch, run by the attack's own per-batch routine: ``generate`` around it only
-    re-batches the same arrays and then logs a success rate that costs two more forward passes over the batch
-    (over every EOT copy); with one batch and one start it computes nothing else (tests/test_attack_equivalence.py
-    holds the outputs to torchattacks'). The model's train/eval mode and its parameters' ``requires_grad`` are
-    restored afterwards (ART leaves the model in eval mode)."""
+    re-batches the same arrays through a DataLoader and then logs a success rate that costs two more forward passes
+    over the batch (over every EOT copy); with one batch and one start it computes nothing else for a deterministic
+    model (tests/test_attack_equivalence.py holds the outputs to torchattacks'). For a model that draws from torch's
+    RNG in its forward pass, the stream is one draw behind ``generate``'s (the draw its DataLoader makes when
+    iterated). Every module's train/eval mode and the parameters' ``requires_grad`` are restored afterwards (ART
+    leaves the model in eval mode)."""
     from art.attacks.evasion import ProjectedGradientDescentPyTorch
     from art.utils import check_and_transform_label_format
 
@@ -116,12 +119,14 @@ def art_pgd(model: nn.Module, x: Tensor, y: Tensor, eps: float, alpha: float, st
 
 @contextmanager
 def restored_mode(model: nn.Module) -> Iterator[None]:
-    """The model's train/eval mode as it was before (ART's loss gradient puts the model in eval mode)."""
-    training = model.training
+    """Every module's train/eval flag as it was before (ART's loss gradient puts the whole model in eval mode; a
+    model may keep some modules in another mode than the rest, such as dropout left on for MC sampling)."""
+    modes = [(module, module.training) for module in model.modules()]
     try:
         yield
     finally:
-        model.train(training)
+        for module, training in modes:
+            module.training = training
 
 
 @contextmanager

@@ -169,10 +169,15 @@ def code_fingerprint_cached() -> str:
     return code_fingerprint()
 
 
+def python_minor() -> str:
+    """The running Python's major.minor: what selects the universal lock's per-version pins (a patch release does not)."""
+    return ".".join(platform.python_version_tuple()[:2])
+
+
 def environment_fingerprint(device: str | torch.device) -> dict:
     """What else can change a result: code, the locked library versions (which depend on the Python version: the lock
     is universal), torch version, device type, default dtype."""
-    return {"code": code_fingerprint_cached(), "lock": lock_fingerprint(), "python": platform.python_version(),
+    return {"code": code_fingerprint_cached(), "lock": lock_fingerprint(), "python": python_minor(),
             "torch": torch.__version__,
             "device": torch.device(device).type,
             "dtype": str(torch.get_default_dtype()), "version": __version__}

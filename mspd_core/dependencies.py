@@ -214,10 +214,22 @@ def installed_disagreements(pins: list[Pin], versions: dict[str, str]) -> list[s
     return missing + [f"{name} {versions[name]}: installed, not in the lock" for name in unlocked_packages(pins, versions)]
 
 
+#: Environment variable: names of the user's own tools (ipdb, jupyterlab, ...) that set-up keeps beside the lock.
+KEEP_ENV = "MSPD_SETUP_KEEP"
+
+
+def kept_packages() -> set[str]:
+    """The names in ``$MSPD_SETUP_KEEP`` (space- or comma-separated), canonicalised."""
+    import os
+
+    return {canonicalize_name(n) for n in re.split(r"[\s,]+", os.environ.get(KEEP_ENV, "")) if n}
+
+
 def unlocked_packages(pins: list[Pin], versions: dict[str, str]) -> list[str]:
-    """Installed distributions that no pin for this interpreter names (except :data:`NOT_LOCKED`)."""
-    locked = {p.name for p in pins if p.applies()}
-    return sorted(name for name in versions if name not in locked and name not in NOT_LOCKED)
+    """Installed distributions that no pin for this interpreter names (except :data:`NOT_LOCKED` and the names in
+    ``$MSPD_SETUP_KEEP``)."""
+    locked = {p.name for p in pins if p.applies()} | NOT_LOCKED | kept_packages()
+    return sorted(name for name in versions if name not in locked)
 
 
 def main(argv: list[str] | None = None) -> int:

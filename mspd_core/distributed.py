@@ -87,11 +87,10 @@ def _preflight_task(sentinel: str, token: str) -> dict:
 
 def _environment() -> dict:
     """The lock and the Python version a node runs (together they fix every library version)."""
-    import platform
-
+    from .cells import python_minor
     from .dependencies import lock_fingerprint
 
-    return {"lock": lock_fingerprint(), "python": platform.python_version()}
+    return {"lock": lock_fingerprint(), "python": python_minor()}
 
 
 def preflight(ray, folder: Path, options: dict, nodes: int | None = None) -> list[dict]:

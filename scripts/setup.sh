@@ -20,9 +20,10 @@ if [ ! -f "$stamp" ] || ! .venv/bin/python -m mspd_core.dependencies >/dev/null 
   .venv/bin/python -m pip install -q --require-hashes -r requirements/installer.txt
   .venv/bin/pip install -q --require-hashes -r requirements/lock.txt
   .venv/bin/pip install -q --no-deps --no-build-isolation -e .
-  unlocked=$(.venv/bin/python -m mspd_core.dependencies --unlocked)
+  unlocked=$(.venv/bin/python -m mspd_core.dependencies --unlocked)   # minus MSPD_SETUP_KEEP's names
   if [ -n "$unlocked" ]; then
-    echo "[setup] removing packages the lock does not name: $(echo $unlocked)"
+    echo "[setup] removing packages the lock does not name: $(echo $unlocked)" \
+         "(keep your own tools with MSPD_SETUP_KEEP=\"name ...\"; README, \"Dependencies\")"
     .venv/bin/pip uninstall -q -y $unlocked
   fi
   .venv/bin/pip check

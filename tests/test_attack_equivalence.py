@@ -134,6 +134,16 @@ def test_a_randomized_model_in_training_mode_is_left_as_it_was(model_and_data, a
     inner.eval()
 
 
+def test_mixed_module_modes_survive_an_attack(model_and_data):
+    """A model in eval mode with one module kept in training mode (dropout left on for MC sampling, say) keeps it."""
+    model, x, y = model_and_data
+    model.eval()
+    model[1].train()
+    attacks.pgd_linf(model, x, y, steps=2, seed=3)
+    assert [m.training for m in model.modules()] == [False, False, True, False, False, False]
+    model.eval()
+
+
 @pytest.mark.parametrize("bad,message", [(lambda x, y: (x[0], y), "batch, channels"),
                                          (lambda x, y: (x * 2, y), r"\[0, 1\]"),
                                          (lambda x, y: (x.masked_fill(x > 0.5, float("nan")), y), "NaN"),

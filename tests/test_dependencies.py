@@ -114,4 +114,4 @@ def test_every_page_and_cache_key_names_the_lock_and_the_python():
     assert f"lock `{deps.lock_fingerprint()}`" in line and f"Python {platform.python_version()}" in line
     assert f"code `{cells.code_fingerprint()[:12]}`" in line
     env = cells.environment_fingerprint("cpu")
-    assert env["lock"] == deps.lock_fingerprint() and env["python"] == platform.python_version()
+    assert env["lock"] == deps.lock_fingerprint() and env["python"] == ".".join(platform.python_version_tuple()[:2])

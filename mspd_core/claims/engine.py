@@ -171,7 +171,7 @@ def _ordering(spec: ClaimSpec, parts: Sequence, labels: Sequence[str], part_effe
         size = "smaller" if "smaller" in stated else "larger"
     est = stats.intersection_union(ests)
     note = "; ".join(
-        f"{lab}: {e.effect:+.2f} [{e.ci_low:+.2f}, {e.ci_high:+.2f}], p = {format_p(e.p, e.test)}, Holm p = {q:.2g} ({d}"
+        f"{lab}: {e.effect:+.2f} [{e.ci_low:+.2f}, {e.ci_high:+.2f}], p = {format_p(e.p, e.test)}, Holm p = {format_p(q, e.test)} ({d}"
         + (f"; paper {pe:+.3g}: {s}" if pe is not None else "") + ")"
         + (f", discordant {e.discordant[0]}/{e.discordant[1]}" if e.discordant is not None else "")
         for lab, e, d, q, pe, s in zip(labels, ests, directions, adjusted, effects, sizes)) + verdict_reason
@@ -218,7 +218,8 @@ def underpowered_note(paper_effect: float | None, est: stats.Estimate) -> str:
     if est.discordant is not None:
         chance = stats.mcnemar_power(est.n, sum(est.discordant) / est.n, paper_effect / 100)
         power = (f" (power at the paper's effect: {100 * chance:.1f}%"
-                 + (", below the test's 5% false-positive rate" if chance < stats.ALPHA else "") + ")")
+                 + (f", below the {100 * stats.ALPHA / 2:g}% chance of a false 'reproduced' in that direction"
+                    if chance < stats.ALPHA / 2 else "") + ")")
     return (f"underpowered by design at n = {est.n}: this comparison has 80% power only for effects of at least "
             f"{est.mde:.1f} points (its MDE), and the paper's effect, {paper_effect:+.3g}, is below that{power}; an "
             "inconclusive direction here is what the sample makes likely, not evidence against the paper")
@@ -265,7 +266,8 @@ def _check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, 
         if mde:
             note += (f"; smallest margin this n could establish (80% power at the observed discordance, exact): "
                      f"{est.mde:.1f} points")
-            note = "; ".join(x for x in (note, equivalence_design_note(spec.margin, est)) if x)
+            if verdict != "contradicted":  # a contradicted "matches" claim is decided by the data, not the design
+                note = "; ".join(x for x in (note, equivalence_design_note(spec.margin, est)) if x)
     elif spec.comparison == "bootstrap":
         fn = statistic if statistic is not None else STATISTICS[spec.statistic]
         try:
@@ -467,10 +469,13 @@ def _fmt(v, pattern: str) -> str:
 
 
 def format_p(p: float | None, test: str = "") -> str:
-    """A p-value as shown; a bootstrap p of 0 (no resample crossed 0) is "< 1/B", never 0."""
+    """A p-value as shown. A bootstrap p is twice the share of resamples across 0, so a p of 0 (no resample crossed
+    0) means p < 2/B for the B resamples that were defined: shown so, never as 0."""
     resamples = re.search(r"bootstrap \((\d+) resamples\)", test or "")
     if p == 0 and resamples:
-        return f"< 1/{resamples.group(1)}"
+        dropped = re.search(r"(\d+) undefined resamples left out", test)
+        defined = int(resamples.group(1)) - (int(dropped.group(1)) if dropped else 0)
+        return f"< {2 / defined:.2g}"
     return _fmt(p, "{:.2g}")
 
 

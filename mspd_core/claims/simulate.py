@@ -80,18 +80,15 @@ def _draw(spec: ClaimSpec, comparison: str, rng, effect: float, n: int, discorda
 LEAST_FAVOURABLE = "least-favourable"
 
 
-def least_favourable_parts(paper_parts: Sequence[float] | None, k: int, comparison: str, discordance: float,
-                           sd: float) -> list[float]:
-    """The null configuration under which an intersection-union rule says "reproduced" most often: every part
-    true (at the paper's part effects, or, without them, an effect each part detects almost surely) except the
-    part with the smallest effect, at 0. Setting every part to 0 flatters the rule (issue 38)."""
-    if paper_parts:
-        effects = [float(e) for e in paper_parts]
-    else:
-        strong = 100 * discordance if comparison == "paired_accuracy" else 3 * sd
-        effects = [strong] * k
-    effects[int(np.argmin(np.abs(effects)))] = 0.0
-    return effects
+def least_favourable_parts(k: int, comparison: str, discordance: float, sd: float) -> list[float]:
+    """The null configuration under which an intersection-union rule says "reproduced" most often: one part at 0
+    and every other part at an effect it detects almost surely (all discordant pairs one way; three standard
+    deviations), so the rule's false "reproduced" rate is that one null part's. Setting every part to 0, or the
+    others to underpowered paper effects, flatters the rule (issue 38)."""
+    if k < 1:
+        raise ValueError("an ordering needs at least one part")
+    strong = 100 * discordance if comparison == "paired_accuracy" else 3 * sd
+    return [0.0] + [strong] * (k - 1)
 
 
 def simulate(key: str, effect: float | str = "paper", n: int | None = None, discordance: float = DEFAULT_DISCORDANCE,
@@ -120,7 +117,7 @@ def simulate(key: str, effect: float | str = "paper", n: int | None = None, disc
                 raise ValueError(f"{key}: the registry has no per-part paper effects; give --effect")
             effects: Sequence[float] = paper_parts
         elif effect == LEAST_FAVOURABLE:
-            effects = least_favourable_parts(paper_parts, k, spec.part_comparison, discordance, sd)
+            effects = least_favourable_parts(k, spec.part_comparison, discordance, sd)
         else:
             effects = [float(effect)] * k
         comparison = spec.part_comparison
@@ -177,7 +174,7 @@ def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int =
                     "P(reproduced | no effect)": at_null["direction"]["reproduced"],
                     "no effect means": "difference at the margin" if spec.comparison == "equivalence" else
                     ("ratio 1" if spec.comparison == "time_ratio" else
-                     "one part 0, the others at the paper's (least favourable)" if spec.comparison == "ordering"
+                     "one part 0, the others detected almost surely (least favourable)" if spec.comparison == "ordering"
                      else "0")})
     return pd.DataFrame(out)
 
@@ -186,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--claim", required=True, help="a registered claim key")
     parser.add_argument("--effect", default="paper", help="the true effect in the claim's unit, 'paper' (default), or, "
-                        f"for an ordering, '{LEAST_FAVOURABLE}' (one part 0, the others at the paper's)")
+                        f"for an ordering, '{LEAST_FAVOURABLE}' (one part 0, the others far above it)")
     parser.add_argument("--n", type=int, default=None, help="images / units (batches per side for a time ratio); "
                         "default: the cpu profile's sample for the claim")
     parser.add_argument("--discordance", type=float, default=DEFAULT_DISCORDANCE, help="P(two conditions disagree on an image)")

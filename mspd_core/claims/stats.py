@@ -328,18 +328,24 @@ def time_ratio(slow: Sequence[float], fast: Sequence[float]) -> Estimate:
                     f"Welch t on log seconds per image ({s.size} + {f.size} timed batches)", 0.95, None)
 
 
+def one_sided_p(estimate: Estimate) -> float:
+    """The one-sided p-value of a part for "effect > 0" (the claimed direction), from its two-sided p."""
+    return estimate.p / 2 if estimate.effect > 0 else 1 - estimate.p / 2
+
+
 def intersection_union(parts: Sequence[Estimate]) -> Estimate:
     """A claim that holds only if every part holds ("best under every attack", "white < gray < black").
 
-    Intersection-union test: p = the largest part p (valid at level alpha without correction). The effect,
-    interval and discordant counts shown are those of that same deciding part, so the row's interval and
-    p belong together (the smaller effect breaks a tie); the MDE is the largest part's."""
+    Intersection-union test: the claim is supported only as far as its least supported part, the one with the
+    largest one-sided p in the claimed direction (a reversed part, however significant its reversal, is the least
+    supported). That deciding part's effect, interval, two-sided p and discordant counts are shown together (the
+    smaller effect breaks a tie); the MDE is the largest part's."""
     if not parts:
         raise ValueError("an ordering claim needs at least one comparison")
-    deciding = max(parts, key=lambda e: (e.p, -e.effect))
+    deciding = max(parts, key=lambda e: (one_sided_p(e), -e.effect))
     return Estimate(deciding.effect, deciding.ci_low, deciding.ci_high, deciding.p, min(e.n for e in parts),
                     max(e.mde for e in parts), f"intersection-union over {len(parts)} comparisons ({deciding.test}); "
-                    "the deciding part (largest p) shown", deciding.confidence, deciding.discordant)
+                    "the least supported part shown", deciding.confidence, deciding.discordant)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
