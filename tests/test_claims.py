@@ -436,3 +436,12 @@ def test_every_claim_names_its_paper_and_the_summary_groups_by_paper():
     assert list(groups) == ["MSPD", "Fast Preemption"]
     assert [r["key"] for r in groups["MSPD"]] == ["t4_clean", "t4_speed"]  # registry order within a paper
     assert [r["key"] for r in groups["Fast Preemption"]] == ["fp_speed", "fp1_vs_none"]
+
+
+def test_a_superseded_verdict_without_its_interval_says_so():
+    """History entries may keep only an older build's estimate (t5_speed_bilevel2 on 2026-12-05: 1.07x)."""
+    from mspd_core.claims.engine import format_effect
+
+    assert format_effect({"effect": 1.07, "ci_low": None, "ci_high": None, "comparison": "time_ratio"}) == \
+        "1.07x (interval not recorded)"
+    assert format_effect({"effect": -2.0, "ci_low": -4.9, "ci_high": -0.1, "unit": "points"}) == "-2.0 [-4.9, -0.1] points"

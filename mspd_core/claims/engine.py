@@ -486,6 +486,9 @@ def format_effect(d: dict) -> str:
         return "-"
     level = d.get("confidence") or 0.95
     tag = "" if abs(level - 0.95) < 1e-9 else f" ({100 * level:.0f}% CI)"
+    if lo is None or hi is None:  # an older verdict whose interval was not kept (history.json says so)
+        value = f"{e:.2f}x" if d.get("comparison") == "time_ratio" else f"{e:+.1f} {d.get('unit', '')}".strip()
+        return f"{value} (interval not recorded)"
     if d.get("comparison") == "time_ratio":
         return f"{e:.1f}x [{lo:.1f}, {hi:.1f}]{tag}"
     unit = d.get("unit", "")
