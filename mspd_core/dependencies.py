@@ -232,22 +232,58 @@ def unlocked_packages(pins: list[Pin], versions: dict[str, str]) -> list[str]:
     return sorted(name for name in versions if name not in locked)
 
 
+def damaged_distributions() -> list[str]:
+    """Installed distributions (site-packages) with a file of their RECORD missing: uninstalling a package that
+    shipped files of another (torchattacks 3.5.1's wheel carries an old copy of ``robustbench/``) deletes them,
+    and no version check sees it. Compiled caches are not counted."""
+    import os
+
+    folders = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    damaged = []
+    for dist in metadata.distributions(path=folders):
+        name = dist.metadata["Name"]
+        if not name or canonicalize_name(name) in NOT_LOCKED:
+            continue
+        for file in dist.files or []:
+            text = str(file)
+            if text.endswith(".pyc") or "__pycache__" in text or text.startswith(".."):
+                continue
+            if not os.path.exists(dist.locate_file(file)):
+                damaged.append(canonicalize_name(name))
+                break
+    return sorted(set(damaged))
+
+
+def requirements_for(names: list[str], entries: list[LockEntry] | None = None) -> str:
+    """The lock's hashed lines for ``names`` (this interpreter's pins), for ``pip install --require-hashes -r``."""
+    entries = lock_entries() if entries is None else entries
+    wanted = set(names)
+    return "\n".join(f"{e.pin.name}=={e.pin.version} " + " ".join(f"--hash=sha256:{h}" for h in e.hashes)
+                     for e in entries if e.pin.name in wanted and e.pin.applies())
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m mspd_core.dependencies``: exit 1 (and say what) when the environment differs from the lock (a version
-    changed, a pin missing, a package the lock does not name); scripts/setup.sh runs it to decide whether to
-    reinstall. ``--unlocked``: print only the installed packages the lock does not name (setup.sh removes them).
+    changed, a pin missing, a package the lock does not name, a package whose files are missing); scripts/setup.sh
+    runs it to decide whether to reinstall. ``--unlocked``: print only the installed packages the lock does not name (setup.sh removes them).
     Advisories are checked on the lock and the environment by tests/test_dependencies.py: an environment that
     equals the lock holds no advisory the lock does not."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m mspd_core.dependencies", description=main.__doc__)
     parser.add_argument("--unlocked", action="store_true", help="print the installed packages the lock does not name")
+    parser.add_argument("--damaged-requirements", action="store_true",
+                        help="print the lock's hashed lines for installed packages with files missing")
     args = parser.parse_args(argv)
     versions = installed_versions()
     if args.unlocked:
         print("\n".join(unlocked_packages(lock_pins(), versions)))
         return 0
+    if args.damaged_requirements:
+        print(requirements_for(damaged_distributions()))
+        return 0
     problems = installed_disagreements(lock_pins(), versions)
+    problems += [f"{name}: files of its installation are missing (reinstall it)" for name in damaged_distributions()]
     for line in problems:
         print(line)
     return 1 if problems else 0

@@ -26,6 +26,13 @@ if [ ! -f "$stamp" ] || ! .venv/bin/python -m mspd_core.dependencies >/dev/null 
          "(keep your own tools with MSPD_SETUP_KEEP=\"name ...\"; README, \"Dependencies\")"
     .venv/bin/pip uninstall -q -y $unlocked
   fi
+  # Files another package's uninstall deleted (torchattacks 3.5.1 shipped an old copy of robustbench/): reinstall the
+  # owners, from the lock's own hashed lines.
+  .venv/bin/python -m mspd_core.dependencies --damaged-requirements > .venv/damaged-requirements.txt
+  if [ -s .venv/damaged-requirements.txt ]; then
+    echo "[setup] reinstalling packages whose files are missing: $(cut -d= -f1 .venv/damaged-requirements.txt | tr '\n' ' ')"
+    .venv/bin/pip install -q --require-hashes --no-deps --force-reinstall -r .venv/damaged-requirements.txt
+  fi
   .venv/bin/pip check
   .venv/bin/python -m mspd_core.dependencies   # exit 1, saying what, if the environment still differs from the lock
   rm -f .venv/.mspd-setup-*

@@ -115,3 +115,17 @@ def test_every_page_and_cache_key_names_the_lock_and_the_python():
     assert f"code `{cells.code_fingerprint()[:12]}`" in line
     env = cells.environment_fingerprint("cpu")
     assert env["lock"] == deps.lock_fingerprint() and env["python"] == ".".join(platform.python_version_tuple()[:2])
+
+
+@pytest.mark.skipif(sys.prefix == sys.base_prefix, reason="not in the project's virtual environment")
+def test_no_installed_package_has_files_missing():
+    """Uninstalling torchattacks 3.5.1 (whose wheel carries an old copy of robustbench/) deleted robustbench's
+    model zoo while every version still matched: set-up reinstalls such packages (2026-12-06, by hand)."""
+    assert deps.damaged_distributions() == [], "run `make setup`: it reinstalls packages with files missing"
+
+
+def test_the_reinstall_lines_carry_the_locks_hashes():
+    line = deps.requirements_for(["requests"])
+    entry = next(e for e in deps.lock_entries() if e.pin.name == "requests")
+    assert line.startswith(f"requests=={entry.pin.version} ") and all(f"--hash=sha256:{h}" in line for h in entry.hashes)
+    assert deps.requirements_for([]) == ""
