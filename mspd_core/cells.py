@@ -222,6 +222,14 @@ def timing_provenance(context: dict | None) -> str:
     return f"cached: measured on {context['where']} ({context['device']}), {context['when']}"
 
 
+def timing_host(context: dict | None) -> str:
+    """The machine a timing was measured on ("<CPU model or GPU>, ... (<device>)"), or "unknown" for timings cached
+    before they were labelled: two timings are comparable only from the same machine."""
+    if not context:
+        return "unknown"
+    return f"{context['where']} ({context['device']})"
+
+
 def _data_fingerprint(data: ImageSet) -> str:
     return hashlib.sha256(data.indices.numpy().tobytes() + data.split.encode() + data.source.encode()).hexdigest()[:16]
 

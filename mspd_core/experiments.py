@@ -364,6 +364,19 @@ def batch_times(table: pd.DataFrame, defense: str) -> np.ndarray:
     return np.asarray(table[table.defense == defense].batch_seconds.iloc[0], dtype=float)
 
 
+def timing_mismatch(table: pd.DataFrame, slow: str, fast: str) -> str | None:
+    """Why two defenses' timings cannot be compared (a time-ratio claim's ``reason``), or None when both were measured
+    on the same machine: a ratio of timings cached on different hosts measures the hosts, not the defenses."""
+    hosts = {}
+    for defense in (slow, fast):
+        rows = table[table.defense == defense]
+        hosts[defense] = rows.timed_on.iloc[0] if "timed_on" in rows and len(rows) else "unknown"
+    if hosts[slow] == hosts[fast]:
+        return None
+    return (f"the two timings come from different machines ({slow}: {hosts[slow]}; {fast}: {hosts[fast]}), cached "
+            "from different builds: clear the results cache (or rebuild both) to time them on one host")
+
+
 def seconds_column(table: pd.DataFrame) -> pd.Series:
     """Seconds per image by defense, formatted, for a table beside the paper's."""
     return table.drop_duplicates("defense").set_index("defense").sec_per_image.map("{:.3f}".format)

@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .cells import (NO_DEFENSE, Attack, Defense, ResultCache, attack_key, attack_outcomes, cell_name, release_key,
-                    released_images, timing_provenance)
+                    released_images, timing_host, timing_provenance)
 from .data import ImageSet
 from .metrics import accuracy, lpips_status, mcnemar_exact
 from .zoo.registry import Zoo
@@ -131,7 +131,8 @@ def run_grid(defenses: list[Defense], attacks: list[Attack], targets: list[str],
                     "l2": rel["l2"], "linf": rel["linf"], "ssim": rel["ssim"], "lpips": rel["lpips"],
                     "sec_per_image": rel["seconds_per_image"], "attack_seconds": out["seconds"], "per_image": c,
                     "batch_seconds": rel.get("batch_seconds", torch.tensor([])).numpy(),
-                    "timed": timing_provenance(rel.get("timed")), "release": rkey,
+                    "timed": timing_provenance(rel.get("timed")), "timed_on": timing_host(rel.get("timed")),
+                    "release": rkey,
                     "by_budget": ({k: v.numpy().astype(bool) for k, v in out["by_budget"].items()}
                                   if "by_budget" in out else None),
                     "chosen_budget": out.get("chosen"),

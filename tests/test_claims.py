@@ -445,3 +445,37 @@ def test_a_superseded_verdict_without_its_interval_says_so():
     assert format_effect({"effect": 1.07, "ci_low": None, "ci_high": None, "comparison": "time_ratio"}) == \
         "1.07x (interval not recorded)"
     assert format_effect({"effect": -2.0, "ci_low": -4.9, "ci_high": -0.1, "unit": "points"}) == "-2.0 [-4.9, -0.1] points"
+
+
+def test_a_matches_claims_size_is_the_distance_either_sign():
+    """Issue 38: paper -0.3 (t13_single_copy_matches_pgd) against ours -5 read "smaller" by sign; it is a larger gap."""
+    n = 1000
+    a = np.ones(n, bool)
+    b = a.copy()
+    a[:50] = False  # a - b = -5 points, all 50 discordant one way
+    far = claims.check("t13_single_copy_matches_pgd", a=a, b=b)
+    assert far.effect == pytest.approx(-5.0) and far.size == "larger" and "either sign" in far.size_note
+    a2 = np.ones(n, bool)
+    b2 = a2.copy()
+    b2[:60] = False
+    a2[60:61] = False  # a - b = +5.9 points: the other sign, still a larger gap than 0.3
+    assert claims.check("t13_single_copy_matches_pgd", a=a2, b=b2).size == "larger"
+
+
+def test_timings_from_different_machines_are_not_compared():
+    """Issue 38: a time ratio of two defenses timed on different hosts (cached from different builds) measures the
+    hosts: the claim is not testable, saying so; from one host it is compared."""
+    import pandas as pd
+
+    from mspd_core import experiments as ex
+    from mspd_core.cells import timing_host
+
+    here = timing_host({"where": "AMD EPYC, 2 threads", "device": "cpu"})
+    there = timing_host({"where": "Intel Xeon, 2 threads", "device": "cpu"})
+    table = pd.DataFrame({"defense": ["Bi-Level", "MSPD"], "timed_on": [there, here]})
+    reason = ex.timing_mismatch(table, "Bi-Level", "MSPD")
+    assert "different machines" in reason and "Intel Xeon" in reason and "AMD EPYC" in reason
+    out = claims.check("t4_speed", slow=[2.0, 2.1], fast=[0.1, 0.1], reason=reason)
+    assert out.verdict == "not testable here" and "different machines" in out.note
+    assert ex.timing_mismatch(table.assign(timed_on=[here, here]), "Bi-Level", "MSPD") is None
+    assert timing_host(None) == "unknown"

@@ -16,7 +16,8 @@ Each claim gets two verdicts, from one interval (the one shown, which also gives
 
 *Size* (``size``), against the paper's stated effect: **consistent** (the 95% interval contains
 it), **smaller** / **larger** (the interval excludes it below / above; ratios on the log scale,
-where inclusion is the same), **not stated** (the paper gives a direction only), for orderings
+where inclusion is the same; for "matches" claims the size of the difference, either sign: paper
+-0.3 against ours -5 is a larger difference), **not stated** (the paper gives a direction only), for orderings
 **mixed** (parts on both sides), and **not testable here**.
 
 A tie is never a win: equal outcomes give p = 1, hence at most "inconclusive".
@@ -123,8 +124,13 @@ def _size_of(spec: ClaimSpec, est: stats.Estimate, size_ci: tuple[float, float] 
     if size == "not stated":
         return size, "the paper states a direction only"
     c = spec.comparison
+    if c == "equivalence" and size in ("smaller", "larger"):
+        # "X matches Y": the size is how far apart the two are, either sign (paper -0.3 vs ours -5 is a LARGER gap)
+        size = "larger" if abs(est.effect) > abs(spec.paper_effect) else "smaller"
     text = (f"paper {_fmt_value(spec.paper_effect, c)}: {size} (ours {_fmt_value(est.effect, c)}, "
             f"95% CI [{_fmt_value(lo, c)}, {_fmt_value(hi, c)}])")
+    if c == "equivalence" and size in ("smaller", "larger"):
+        text += f"; a {size} difference between the two than the paper's (judged by its size, either sign)"
     if spec.pass_count_ratio is not None:
         inside = lo <= spec.pass_count_ratio <= hi
         text += f"; the pass counts imply {spec.pass_count_ratio:.3g}x, {'inside' if inside else 'outside'} our CI"
