@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sysconfig
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from .paths import PROJECT_ROOT
 LOCK_FILE = PROJECT_ROOT / "requirements" / "lock.txt"
 ADVISORIES_FILE = PROJECT_ROOT / "requirements" / "advisories.json"
 PYPROJECT = PROJECT_ROOT / "pyproject.toml"
+CONSTRAINTS_FILE = PROJECT_ROOT / "requirements" / "constraints.txt"
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,7 @@ _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?
 
 def lock_pins(path: Path = LOCK_FILE) -> list[Pin]:
     """Every pinned requirement of a pip-format lock (hash and comment lines skipped)."""
-    pins = []
-    for line in path.read_text().splitlines():
-        match = _PIN.match(line.strip())
-        if match:
-            name, version, marker = match.groups()
-            pins.append(Pin(canonicalize_name(name), version, marker.strip() if marker else None))
-    return pins
+    return [entry.pin for entry in lock_entries(path)]
 
 
 @lru_cache(maxsize=1)
@@ -100,9 +96,19 @@ def advisory_findings(versions: dict[str, str], advisories: list[dict] | None = 
 def installed_versions() -> dict[str, str]:
     """Every distribution installed in the running environment's site-packages, by canonical name (not the copies
     that packages vendor, such as setuptools' ``_vendor``, which it adds to ``sys.path`` when imported)."""
-    folders = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
-    return {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions(path=folders)
+    return {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions(path=_site_packages())
             if d.metadata["Name"]}
+
+
+def _print_lines(lines: list[str]) -> None:
+    """Print each line; nothing at all (not an empty line) for none, so that ``[ -s file ]`` in set-up means "some"."""
+    if lines:
+        print("\n".join(lines))
+
+
+def _site_packages() -> list[str]:
+    """The running environment's site-packages folders (pure and platform)."""
+    return sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
 
 
 def project_requirements(path: Path = PYPROJECT) -> list[Requirement]:
@@ -196,9 +202,6 @@ def lock_extra_directs(entries: list[LockEntry], requirements: list[Requirement]
     return problems
 
 
-CONSTRAINTS_FILE = PROJECT_ROOT / "requirements" / "constraints.txt"
-
-
 def constraint_requirements(path: Path = CONSTRAINTS_FILE) -> list[Requirement]:
     """The lines of requirements/constraints.txt (the torch build the lock takes)."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
@@ -220,8 +223,6 @@ KEEP_ENV = "MSPD_SETUP_KEEP"
 
 def kept_packages() -> set[str]:
     """The names in ``$MSPD_SETUP_KEEP`` (space- or comma-separated), canonicalised."""
-    import os
-
     return {canonicalize_name(n) for n in re.split(r"[\s,]+", os.environ.get(KEEP_ENV, "")) if n}
 
 
@@ -236,11 +237,8 @@ def damaged_distributions() -> list[str]:
     """Installed distributions (site-packages) with a file of their RECORD missing: uninstalling a package that
     shipped files of another (torchattacks 3.5.1's wheel carries an old copy of ``robustbench/``) deletes them,
     and no version check sees it. Compiled caches are not counted."""
-    import os
-
-    folders = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     damaged = []
-    for dist in metadata.distributions(path=folders):
+    for dist in metadata.distributions(path=_site_packages()):
         name = dist.metadata["Name"]
         if not name or canonicalize_name(name) in NOT_LOCKED:
             continue
@@ -277,10 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     versions = installed_versions()
     if args.unlocked:
-        print("\n".join(unlocked_packages(lock_pins(), versions)))
+        _print_lines(unlocked_packages(lock_pins(), versions))
         return 0
     if args.damaged_requirements:
-        print(requirements_for(damaged_distributions()))
+        _print_lines([requirements_for(damaged)] if (damaged := damaged_distributions()) else [])
         return 0
     problems = installed_disagreements(lock_pins(), versions)
     problems += [f"{name}: files of its installation are missing (reinstall it)" for name in damaged_distributions()]
