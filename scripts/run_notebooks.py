@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         FRONT_PAGE_DIR.mkdir(parents=True, exist_ok=True)
         (FRONT_PAGE_DIR / "verdicts.md").write_text("*The summary page has not run in this build: no verdicts to show here.*\n")
     calibration = calibration_seconds()
+    from mspd_core.claims.design import CALIBRATION_ENV
+
+    os.environ[CALIBRATION_ENV] = str(calibration["seconds"])  # "needs n = X (about Y minutes on this CPU)" on claim rows
     print(f"[notebooks] calibration: {calibration['seconds']:.1f} s for {calibration['workload']} ({cpu_model()})", flush=True)
     timings = {}
     from mspd_core.grid import CELL_LOG_ENV

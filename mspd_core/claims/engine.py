@@ -14,10 +14,14 @@ Each claim gets two verdicts, from one interval (the one shown, which also gives
   reach the same outcome on every image (no discordant pair) are inconclusive for that reason;
 - **not testable here**: with the reason.
 
-*Size* (``size``), against the paper's stated effect: **consistent** (the 95% interval contains
-it), **smaller** / **larger** (the interval excludes it below / above; ratios on the log scale,
-where inclusion is the same; for "matches" claims the size of the difference, either sign: paper
--0.3 against ours -5 is a larger difference), **not stated** (the paper gives a direction only), for orderings
+*Size* (``size``), against the paper's stated effect, mirroring the direction axis (issue 38, item 7; before
+2026-12-06 "consistent" meant only that the interval contained the paper's effect, which a wide interval does by
+default): **smaller** / **larger** (the 95% interval excludes the paper's effect below / above; ratios on the log
+scale, where inclusion is the same; for "matches" claims the size of the difference, either sign: paper -0.3
+against ours -5 is a larger difference), **consistent** (it does not, and it lies wholly inside the registered band
+around the paper's effect, :func:`.registry.effect_band`: an equivalence test at the paper's effect, at 2.5% per
+side), **undetermined** (neither: the interval contains the paper's effect but is wider than the band; the note
+says what width, and about what n, would decide), **not stated** (the paper gives a direction only), for orderings
 **mixed** (parts on both sides), and **not testable here**.
 
 A tie is never a win: equal outcomes give p = 1, hence at most "inconclusive".
@@ -37,10 +41,11 @@ import numpy as np
 from ..paths import PROJECT_ROOT
 from ..profiles import get_profile
 from . import stats
-from .registry import PAPERS, REGISTRY, ClaimSpec, get_spec, paper_of
+from .design import planned_n_note
+from .registry import PAPERS, REGISTRY, ClaimSpec, effect_band, get_spec, paper_of
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not testable here")
-SIZES = ("consistent", "smaller", "larger", "mixed", "not stated", "not testable here")
+SIZES = ("consistent", "smaller", "larger", "undetermined", "mixed", "not stated", "not testable here")
 CLAIMS_ENV = "MSPD_CLAIMS_DIR"
 #: Where a chapter run outside the book build (plain papermill, Colab) records its claims: a folder
 #: in the directory it runs in, never the book's record (scripts/run_notebooks.py sets MSPD_CLAIMS_DIR).
@@ -102,15 +107,43 @@ def direction_verdict(comparison: str, est: stats.Estimate, margin: float | None
     return "contradicted" if hi < null else "inconclusive"
 
 
-def size_verdict(paper_effect: float | None, low: float, high: float) -> str:
-    """consistent / smaller / larger / not stated: where the paper's effect lies against our 95% interval."""
+def size_verdict(paper_effect: float | None, low: float, high: float, unit: str = "points") -> str:
+    """smaller / larger (our 95% interval excludes the paper's effect), consistent (it lies inside the registered
+    band around it, :func:`.registry.effect_band`), undetermined (neither), not stated (no paper effect)."""
     if paper_effect is None:
         return "not stated"
     if not (math.isfinite(low) and math.isfinite(high)):
         return "not testable here"
     if high < paper_effect:
         return "smaller"
-    return "larger" if low > paper_effect else "consistent"
+    if low > paper_effect:
+        return "larger"
+    band = effect_band(paper_effect, unit)
+    return "consistent" if band is not None and band[0] <= low and high <= band[1] else "undetermined"
+
+
+def undetermined_note(paper_effect: float, low: float, high: float, n: int, unit: str = "points") -> str:
+    """Why a size is undetermined and what would decide it: the band, our width, and the n that would narrow the
+    interval to the band's width (widths shrink as 1 / sqrt(n); ratios on the log scale)."""
+    band = effect_band(paper_effect, unit)
+    if band is None:
+        return "no band can be formed around a paper effect of 0 in this unit"
+    log = unit == "x"
+    width = math.log(high / low) if log else high - low
+    room = math.log(band[1] / band[0]) if log else band[1] - band[0]
+    c = "time_ratio" if log else ""
+    needed = math.ceil(n * (width / room) ** 2) if n and math.isfinite(width) else None
+    text = (f"undetermined: our interval contains the paper's effect but is wider than the registered band "
+            f"[{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}] around it ({_fmt_band_width(width, log)} wide, the band "
+            f"{_fmt_band_width(room, log)})")
+    if needed:
+        text += (f"; an interval inside the band needs at least the band's width: about n = {needed}"
+                 + (" batches per side" if log else "") + " at this spread")
+    return text
+
+
+def _fmt_band_width(width: float, log: float) -> str:
+    return f"a factor {math.exp(width):.3g}" if log else f"{width:.3g}"
 
 
 def _fmt_value(value: float, comparison: str) -> str:
@@ -120,10 +153,11 @@ def _fmt_value(value: float, comparison: str) -> str:
 def _size_of(spec: ClaimSpec, est: stats.Estimate, size_ci: tuple[float, float] | None = None) -> tuple[str, str]:
     """The size verdict and its sentence (the interval it used, the pass-count ratio where declared)."""
     lo, hi = size_ci or (est.ci_low, est.ci_high)
-    size = size_verdict(spec.paper_effect, lo, hi)
+    size = size_verdict(spec.paper_effect, lo, hi, spec.unit)
     if size == "not stated":
         return size, "the paper states a direction only"
     c = spec.comparison
+    band = effect_band(spec.paper_effect, spec.unit)
     if c == "equivalence" and size in ("smaller", "larger"):
         # "X matches Y": the size is how far apart the two are, either sign (paper -0.3 vs ours -5 is a LARGER gap)
         size = "larger" if abs(est.effect) > abs(spec.paper_effect) else "smaller"
@@ -131,6 +165,13 @@ def _size_of(spec: ClaimSpec, est: stats.Estimate, size_ci: tuple[float, float] 
             f"95% CI [{_fmt_value(lo, c)}, {_fmt_value(hi, c)}])")
     if c == "equivalence" and size in ("smaller", "larger"):
         text += f"; a {size} difference between the two than the paper's (judged by its size, either sign)"
+    if size == "consistent":
+        text += f"; inside the registered band [{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}] around the paper's effect"
+    elif size == "undetermined":
+        text += "; " + undetermined_note(spec.paper_effect, lo, hi, est.n, spec.unit)
+    elif band is not None and band[0] <= lo and hi <= band[1]:
+        text += (f" (though inside the registered band [{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}]: "
+                 "a difference from the paper's number that the band tolerates)")
     if spec.pass_count_ratio is not None:
         inside = lo <= spec.pass_count_ratio <= hi
         text += f"; the pass counts imply {spec.pass_count_ratio:.3g}x, {'inside' if inside else 'outside'} our CI"
@@ -165,7 +206,8 @@ def _ordering(spec: ClaimSpec, parts: Sequence, labels: Sequence[str], part_effe
     k = len(ests)
     size_cis = [tuple(100 * float(x) for x in stats.tango_interval(*e.discordant, e.n, 1 - stats.ALPHA / k))
                 if e.discordant is not None else (e.ci_low, e.ci_high) for e in ests]
-    sizes = [size_verdict(pe, lo, hi) for pe, (lo, hi) in zip(effects, size_cis)]
+    sizes = [size_verdict(pe, lo, hi, "points" if spec.part_comparison == "paired_accuracy" else spec.unit)
+             for pe, (lo, hi) in zip(effects, size_cis)]
     stated = [s for s in sizes if s != "not stated"]
     if not stated:
         size = "not stated"
@@ -173,8 +215,10 @@ def _ordering(spec: ClaimSpec, parts: Sequence, labels: Sequence[str], part_effe
         size = "consistent"
     elif "smaller" in stated and "larger" in stated:
         size = "mixed"
-    else:
+    elif "smaller" in stated or "larger" in stated:  # decided on the parts the design resolves
         size = "smaller" if "smaller" in stated else "larger"
+    else:
+        size = "undetermined"
     est = stats.intersection_union(ests)
     note = "; ".join(
         f"{lab}: {e.effect:+.2f} [{e.ci_low:+.2f}, {e.ci_high:+.2f}], p = {format_p(e.p, e.test)}, Holm p = {format_p(q, e.test)} ({d}"
@@ -183,8 +227,9 @@ def _ordering(spec: ClaimSpec, parts: Sequence, labels: Sequence[str], part_effe
         for lab, e, d, q, pe, s in zip(labels, ests, directions, adjusted, effects, sizes)) + verdict_reason
     n_stated = len(stated)
     size_note = ("the paper states a direction only" if not stated else
-                 f"{sum(s == 'consistent' for s in stated)} of {n_stated} parts consistent with the paper's size, "
-                 f"{stated.count('smaller')} smaller, {stated.count('larger')} larger (each part against its "
+                 f"{sum(s == 'consistent' for s in stated)} of {n_stated} parts consistent with the paper's size "
+                 f"(inside the registered band), {stated.count('smaller')} smaller, {stated.count('larger')} larger, "
+                 f"{stated.count('undetermined')} undetermined (each part against its "
                  f"{100 * (1 - stats.ALPHA / k):.1f}% CI, Bonferroni over {k} parts)")
     return est, verdict, size, note, size_note
 
@@ -210,9 +255,14 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
     (the operating-characteristics simulation). ``used``: the checked settings the chapter ran
     (:func:`.protocol.used_settings`), compared with the claim's protocol card when recorded.
     """
-    return replace(_check(key, a=a, b=b, values=values, statistic=statistic, slow=slow, fast=fast, parts=parts,
-                          part_labels=part_labels, part_paper_effects=part_paper_effects, reason=reason,
-                          pass_count_ratio=pass_count_ratio, seed=seed, mde=mde), used=used)
+    out = _check(key, a=a, b=b, values=values, statistic=statistic, slow=slow, fast=fast, parts=parts,
+                 part_labels=part_labels, part_paper_effects=part_paper_effects, reason=reason,
+                 pass_count_ratio=pass_count_ratio, seed=seed, mde=mde)
+    if mde and out.verdict != "not testable here":  # the operating-characteristics simulation (mde=False) skips it
+        design = out.design or {}
+        units = min(design["batches"]) if "batches" in design else design.get("units", out.n)
+        out = replace(out, note="; ".join(x for x in (out.note, planned_n_note(key, units)) if x))
+    return replace(out, used=used)
 
 
 def underpowered_note(paper_effect: float | None, est: stats.Estimate) -> str:
@@ -519,6 +569,12 @@ def summary_counts(rows: Sequence[dict], axis: str = "verdict") -> dict[str, int
     for r in rows:
         counts[r.get(axis, "not testable here")] += 1
     return counts if axis == "verdict" else {k: v for k, v in counts.items() if v or k != "mixed"}
+
+
+def undecided_on_both(rows: Sequence[dict]) -> list[str]:
+    """The testable claims decided on neither axis: direction inconclusive and size undetermined (the count issue 38's
+    goal is about; an inconclusive claim whose paper states a direction only has no size to decide, and is not here)."""
+    return [r["key"] for r in rows if r["verdict"] == "inconclusive" and r.get("size") == "undetermined"]
 
 
 def multiplicity(rows: Sequence[dict], alpha: float = stats.ALPHA) -> dict[str, int]:

@@ -369,15 +369,50 @@ def claims_of(notebook: str) -> list[ClaimSpec]:
     return [s for s in _SPECS if s.notebook == notebook]
 
 
+#: The size axis's band around the paper's effect (issue 38, item 7; registered 2026-12-06): "consistent" only when
+#: our 95% interval lies inside it. Accuracies (points): the paper's effect +/- max(2 points, half of it); ratios
+#: (unit "x"): the paper's ratio times or divided by 1.5; any other unit: +/- half of the paper's effect.
+#: A change here changes every affected claim's fingerprint, so it needs a history entry.
+BAND_FLOOR_POINTS = 2.0
+BAND_RELATIVE = 0.5
+BAND_RATIO_FACTOR = 1.5
+
+
+def effect_band(effect: float | None, unit: str) -> tuple[float, float] | None:
+    """The registered band around a paper's ``effect`` in ``unit`` (:data:`BAND_FLOOR_POINTS` ...); None when the
+    paper states a direction only (or an effect of 0 in a unit with no absolute floor: no band can be formed)."""
+    if effect is None:
+        return None
+    if unit == "x":
+        return (effect / BAND_RATIO_FACTOR, effect * BAND_RATIO_FACTOR)
+    half = max(BAND_FLOOR_POINTS, BAND_RELATIVE * abs(effect)) if unit == "points" else BAND_RELATIVE * abs(effect)
+    return (effect - half, effect + half) if half > 0 else None
+
+
+def size_band(spec: ClaimSpec) -> tuple[float, float] | None:
+    """Claim ``spec``'s band around its paper effect (:func:`effect_band`; ordering parts use their own effects)."""
+    return effect_band(spec.paper_effect, spec.unit)
+
+
 def claim_fingerprint(spec: ClaimSpec) -> str:
-    """SHA-256 (16 hex digits) of a claim's decision fields (:data:`DECISION_FIELDS`). Fields at their default
-    value are left out, so that adding a new field with a default changes no existing claim's fingerprint."""
+    """SHA-256 (16 hex digits) of a claim's decision fields (:data:`DECISION_FIELDS`), its size band(s)
+    (:func:`effect_band`) and its registered design (``design.json``: the assumption and planned n). Fields at their
+    default value are left out, so that adding a new field with a default changes no existing claim's fingerprint."""
     import dataclasses
     import hashlib
     import json
 
+    from .design import registered_design
+
     defaults = {f.name: f.default for f in dataclasses.fields(ClaimSpec)}
     fields = {f: getattr(spec, f) for f in DECISION_FIELDS if getattr(spec, f) != defaults.get(f, dataclasses.MISSING)}
+    if size_band(spec) is not None:
+        fields["size_band"] = [round(x, 6) for x in size_band(spec)]
+    if spec.part_effects:
+        fields["part_bands"] = [[round(x, 6) for x in effect_band(e, "points")] for e in spec.part_effects]
+    design = registered_design(spec.key)
+    if design is not None:
+        fields["design"] = design
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 

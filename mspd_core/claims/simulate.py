@@ -139,11 +139,24 @@ def simulate(key: str, effect: float | str = "paper", n: int | None = None, disc
     return {axis: {v: c / reps for v, c in got.items()} for axis, got in counts.items()}
 
 
+def band_edge(spec: ClaimSpec) -> float | None:
+    """The upper edge of the claim's registered size band (:func:`.registry.size_band`): a true effect there is the
+    size rule's least favourable case for a false "consistent" (None without a paper effect, and for orderings)."""
+    from .registry import size_band
+
+    band = size_band(spec) if spec.comparison != "ordering" else None
+    return band[1] if band else None
+
+
 def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int = 0):
     """For each recorded testable claim, the rule's rates at this build's n and design (the recorded
     discordance, per-batch spread, sd of differences): P(reproduced) at the paper's effect (power) and
-    under no effect (false "reproduced"), P(size "consistent") at the paper's effect. A table."""
+    under no effect (false "reproduced"), P(size "consistent") at the paper's effect, P(a decided size) under no
+    effect, P(size "consistent") at the edge of the registered band (false "consistent"); and, from the registered
+    power analysis (:mod:`.design`), the planned n with the rates there. A table."""
     import pandas as pd
+
+    from .design import design_summary
 
     out = []
     for r in rows:
@@ -168,15 +181,31 @@ def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int =
         at_null = simulate(r["key"], null, **kw)
         has_paper = spec.paper_effect is not None or (spec.comparison == "ordering" and (kw["part_effects"] or spec.part_effects))
         at_paper = simulate(r["key"], "paper", **kw) if has_paper else None
+        edge = band_edge(spec)
+        at_edge = simulate(r["key"], edge, **kw) if edge is not None and _drawable(spec, edge, kw["discordance"]) else None
+        planned = design_summary(r["key"]) or {}
+        there = planned.get("power_at_planned") or {}
         out.append({"claim": r["key"], "n": kw["n"], "rule": spec.comparison,
                     "P(reproduced | paper's effect)": at_paper["direction"]["reproduced"] if at_paper else None,
                     "P(size consistent | paper's effect)": at_paper["size"]["consistent"] if at_paper else None,
+                    "P(size decided | no effect)": (1 - at_null["size"].get("undetermined", 0) - at_null["size"].get(
+                        "not stated", 0)) if has_paper else None,
+                    "P(size consistent | band's edge)": at_edge["size"]["consistent"] if at_edge else None,
+                    "planned n": planned.get("planned_n") if planned else None,
+                    "planned for": planned.get("criterion") if planned else None,
+                    "P(reproduced | paper's effect) at planned n": there.get("reproduced_at_paper"),
+                    "P(size decided | no effect) at planned n": there.get("decided_size_at_null"),
                     "P(reproduced | no effect)": at_null["direction"]["reproduced"],
                     "no effect means": "difference at the margin" if spec.comparison == "equivalence" else
                     ("ratio 1" if spec.comparison == "time_ratio" else
                      "one part 0, the others detected almost surely (least favourable)" if spec.comparison == "ordering"
                      else "0")})
     return pd.DataFrame(out)
+
+
+def _drawable(spec: ClaimSpec, effect: float, discordance: float) -> bool:
+    """Whether a paired draw at ``effect`` points exists (|effect| <= 100; the draw raises discordance to the effect)."""
+    return spec.comparison not in ("paired_accuracy", "equivalence") or abs(effect) <= 100
 
 
 def main(argv: list[str] | None = None) -> int:
