@@ -41,7 +41,6 @@ import numpy as np
 from ..paths import PROJECT_ROOT
 from ..profiles import get_profile
 from . import stats
-from .design import planned_n_note
 from .registry import PAPERS, REGISTRY, ClaimSpec, effect_band, get_spec, paper_of
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not testable here")
@@ -260,6 +259,8 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
                  pass_count_ratio=pass_count_ratio, seed=seed, mde=mde)
     if mde and out.verdict != "not testable here":  # the operating-characteristics simulation (mde=False) skips it
         design = out.design or {}
+        from .design import planned_n_note  # here, not at import: `python -m mspd_core.claims.design` stays clean
+
         units = min(design["batches"]) if "batches" in design else design.get("units", out.n)
         out = replace(out, note="; ".join(x for x in (out.note, planned_n_note(key, units)) if x))
     return replace(out, used=used)
