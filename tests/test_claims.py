@@ -109,7 +109,7 @@ def test_consistent_must_be_earned():
     a, b = paired_outcomes(rng, 50, 0.1, 0.04)
     out = claims.check("t4_mspd_vs_bilevel", a=a, b=b)
     if out.size == "undetermined":
-        assert "registered band [+2.05, +6.15]" in out.size_note and "about n = " in out.size_note
+        assert "registered band [+2.05, +6.15]" in out.size_note and "plans n = " in out.size_note
 
 
 def test_a_false_consistent_is_rare_at_the_bands_edge():
@@ -510,3 +510,12 @@ def test_timings_from_different_machines_are_not_compared():
     assert out.verdict == "not testable here" and "different machines" in out.note
     assert ex.timing_mismatch(table.assign(timed_on=[here, here]), "Bi-Level", "MSPD") is None
     assert timing_host(None) == "unknown"
+
+
+def test_a_decided_row_carries_no_underpowered_warning():
+    """A contradicted (or reproduced) direction was decided by the data: no "inconclusive is what the sample makes
+    likely" sentence beside it (found on fp2_black_fails, -7.6 points, in the 2026-12-06 book)."""
+    a, b = np.zeros(250, bool), np.zeros(250, bool)
+    b[:25], a[:6] = True, True
+    out = claims.check("fp2_black_fails", a=a, b=b)
+    assert out.verdict == "contradicted" and "underpowered" not in out.note

@@ -186,8 +186,8 @@ def planned_n_note(key: str, n: int, calibration_seconds: float | None = None) -
     if design.get("criterion") == "none":
         top = BATCH_GRID[-1] if unit_of_n == "batches per side" else GRID[-1]
         return (f"registered power analysis ({_assumption_text(design)}): no n up to {top} {unit_of_n} gives an 80% "
-                "chance of 'reproduced' at the paper's effect, nor of a decided size under no effect; a decided verdict "
-                "here comes from an effect far from both")
+                "chance of 'reproduced' at the paper's effect, nor of a decided size under no effect; only an effect far "
+                "from both can decide it at such n")
     if planned is None or n >= planned:
         return ""
     text = f"n limited by the time budget: its registered power analysis needs n = {planned} {unit_of_n}"

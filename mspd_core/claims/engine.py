@@ -121,9 +121,11 @@ def size_verdict(paper_effect: float | None, low: float, high: float, unit: str 
     return "consistent" if band is not None and band[0] <= low and high <= band[1] else "undetermined"
 
 
-def undetermined_note(paper_effect: float, low: float, high: float, n: int, unit: str = "points") -> str:
-    """Why a size is undetermined and what would decide it: the band, our width, and the n that would narrow the
-    interval to the band's width (widths shrink as 1 / sqrt(n); ratios on the log scale)."""
+def undetermined_note(paper_effect: float, low: float, high: float, n: int, unit: str = "points",
+                      planned_n: str | None = None) -> str:
+    """Why a size is undetermined and what would decide it: the band, our width, and either the claim's registered
+    planned n (:mod:`.design`, when there is one) or the n that would narrow the interval to the band's width
+    (widths shrink as 1 / sqrt(n); ratios on the log scale; crude with few discordant pairs)."""
     band = effect_band(paper_effect, unit)
     if band is None:
         return "no band can be formed around a paper effect of 0 in this unit"
@@ -135,7 +137,9 @@ def undetermined_note(paper_effect: float, low: float, high: float, n: int, unit
     text = (f"undetermined: our interval contains the paper's effect but is wider than the registered band "
             f"[{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}] around it ({_fmt_band_width(width, log)} wide, the band "
             f"{_fmt_band_width(room, log)})")
-    if needed:
+    if planned_n:
+        text += f"; its registered power analysis plans n = {planned_n} to decide it with 80% probability"
+    elif needed:
         text += (f"; an interval inside the band needs at least the band's width: about n = {needed}"
                  + (" batches per side" if log else "") + " at this spread")
     return text
@@ -167,7 +171,11 @@ def _size_of(spec: ClaimSpec, est: stats.Estimate, size_ci: tuple[float, float] 
     if size == "consistent":
         text += f"; inside the registered band [{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}] around the paper's effect"
     elif size == "undetermined":
-        text += "; " + undetermined_note(spec.paper_effect, lo, hi, est.n, spec.unit)
+        from .design import registered_design
+
+        plan = registered_design(spec.key) or {}
+        planned = f"{plan['planned_n']} {plan.get('unit_of_n', 'images')}" if plan.get("planned_n") else None
+        text += "; " + undetermined_note(spec.paper_effect, lo, hi, est.n, spec.unit, planned)
     elif band is not None and band[0] <= lo and hi <= band[1]:
         text += (f" (though inside the registered band [{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}]: "
                  "a difference from the paper's number that the band tolerates)")
@@ -311,7 +319,8 @@ def _check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, 
         design = {"discordance": sum(est.discordant) / est.n}
         if est.discordant == (0, 0):
             note = SEPARABILITY_NOTE
-        note = "; ".join(x for x in (note, underpowered_note(spec.paper_effect, est)) if x)
+        if verdict == "inconclusive":  # a decided direction needs no warning that it was unlikely to be decided
+            note = "; ".join(x for x in (note, underpowered_note(spec.paper_effect, est)) if x)
     elif spec.comparison == "equivalence":
         est = stats.equivalence(a, b, spec.margin, with_mde=mde)
         verdict = direction_verdict("equivalence", est, spec.margin)
