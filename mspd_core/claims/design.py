@@ -212,10 +212,17 @@ def design_summary(key: str) -> dict | None:
         return None
     planned = design.get("planned_n")
     curve = design.get("power", {})
-    at = curve.get(str(planned)) if planned is not None else (curve[max(curve, key=int)] if curve else None)
+    at = curve.get(str(planned)) if planned is not None else None  # "none": no n on the grid reaches 80%
     return {"planned_n": planned, "criterion": design["criterion"], "assumption": _assumption_text(design),
             "source": load_designs().get("source", "?"), "unit_of_n": design.get("unit_of_n", "images"),
             "power_at_planned": at}
+
+
+def planned_text(summary: dict | None) -> str:
+    """A planned n as a table shows it: the number, "none" (no n on the grid decides it) or "-" (no design)."""
+    if not summary:
+        return "-"
+    return "none" if summary.get("planned_n") is None else str(summary["planned_n"])
 
 
 def design_table(rows: list[dict]):
@@ -233,7 +240,7 @@ def design_table(rows: list[dict]):
         planned = d["planned_n"] if d else None
         status = ("no registered design" if not d else "no n on the grid decides it" if d["criterion"] == "none" else
                   "at or above the planned n" if ran and ran >= planned else "n limited by the time budget")
-        out.append({"claim": r["key"], "n here": ran, "planned n": planned if d else None,
+        out.append({"claim": r["key"], "n here": ran, "planned n": planned_text(d),
                     "unit": (d or {}).get("unit_of_n", "-"), "planned for": (d or {}).get("criterion", "-"),
                     "assumption": (d or {}).get("assumption", "-"),
                     "P(reproduced | paper) at planned n": at.get("reproduced_at_paper"),

@@ -156,7 +156,7 @@ def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int =
     power analysis (:mod:`.design`), the planned n with the rates there. A table."""
     import pandas as pd
 
-    from .design import design_summary
+    from .design import planned_text, design_summary
 
     out = []
     for r in rows:
@@ -191,7 +191,7 @@ def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int =
                     "P(size decided | no effect)": (1 - at_null["size"].get("undetermined", 0) - at_null["size"].get(
                         "not stated", 0)) if has_paper else None,
                     "P(size consistent | band's edge)": at_edge["size"]["consistent"] if at_edge else None,
-                    "planned n": planned.get("planned_n") if planned else None,
+                    "planned n": planned_text(planned or None),
                     "planned for": planned.get("criterion") if planned else None,
                     "P(reproduced | paper's effect) at planned n": there.get("reproduced_at_paper"),
                     "P(size decided | no effect) at planned n": there.get("decided_size_at_null"),
