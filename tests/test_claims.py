@@ -519,3 +519,21 @@ def test_a_decided_row_carries_no_underpowered_warning():
     b[:25], a[:6] = True, True
     out = claims.check("fp2_black_fails", a=a, b=b)
     assert out.verdict == "contradicted" and "underpowered" not in out.note
+    assert "registered power analysis" not in out.note  # decided on both axes: no plan sentence either
+
+
+def test_an_undetermined_size_never_says_wider_when_it_is_not():
+    """An interval narrower than the band that crosses its edge is undetermined, but not "wider", and needs no more n
+    for width (review of issue 38)."""
+    from mspd_core.claims.engine import undetermined_note
+
+    text = undetermined_note(10.0, 4.5, 10.5, 250)
+    assert "does not lie wholly inside the registered band [+5, +15]" in text and "about n" not in text
+    assert "about n = " in undetermined_note(10.0, -5.0, 20.0, 50)
+
+
+def test_an_orderings_size_is_planned_with_every_part_at_zero():
+    from mspd_core.claims.design import size_null
+
+    assert size_null(REGISTRY["t14_eta_best"]) == 0.0 and size_null(REGISTRY["t4_speed"]) == 1.0
+    assert size_null(REGISTRY["t13_smoothing_matches_pgd"]) == REGISTRY["t13_smoothing_matches_pgd"].margin

@@ -12,16 +12,21 @@ commit and host), then the **planned n**: the smallest n on :data:`GRID` (batche
 for speed claims) at which the engine's own rule, simulated by :func:`.simulate.simulate`, is decisive
 
 1. **either way** (``criterion`` "both"): P(direction reproduced | the paper's effect) >= 0.8 *and* P(a decided
-   size: consistent, smaller or larger | no effect) >= 0.8;
+   size: consistent, smaller or larger | no effect) >= 0.8 (under no effect a decided size is mostly "smaller": the
+   plan asks that a null be told apart from the paper's size; it does not promise "consistent" at the paper's
+   effect, whose rate each plan records beside, ``consistent_at_paper``: a band is narrow, and earning
+   "consistent" often needs far more than the planned n);
 2. else for the paper's direction (``"direction"``): P(reproduced | the paper's effect) >= 0.8;
 3. else for its size (``"size"``): P(a decided size | no effect) >= 0.8;
 4. else ``"none"``: no n on the grid decides it (the planned n is then None and the row says so).
 
-"No effect" is the rule's own null, as in the operating-characteristics table: 0 (ratio 1), the margin for a
-"matches" claim, the least favourable configuration for an ordering. The assumed discordance comes from the named
-build, whose images are the first n of the planned sample: it is a nuisance parameter (how often two conditions
-disagree), never the effect, so planning with it does not look at the answer; for a direction-only claim the
-assumed effect is that build's estimate, and the design says so.
+"No effect" for the size rate (:func:`size_null`): 0 (ratio 1), the margin for a "matches" claim, every part at 0
+for an ordering. The assumed discordance comes from the named build, whose images are the first n of the planned
+sample: it is a nuisance parameter (how often two conditions disagree), never the effect, so planning with it does
+not look at the answer. For a direction-only claim there is no paper effect to plan at: the assumed effect is that
+build's own estimate on the same images (an "observed power" plan, which does look at the data), and the design
+and the row say so. Speed claims' plans are nearly trivial: against the papers' 28x-1696x a true ratio of 1 is
+told apart at 2 batches, so "both" reduces to the direction there.
 
 ``design.json`` (beside this file) is registered: every claim's design is part of its fingerprint
 (:func:`.registry.claim_fingerprint`), so a change needs an entry in ``history.json``.
@@ -88,14 +93,20 @@ def assumption_from_row(row: dict) -> dict | None:
     return out
 
 
-def _null(spec) -> float | str:
-    from .simulate import LEAST_FAVOURABLE
+def size_null(spec) -> float:
+    """"No effect" for the size axis: 0 (ratio 1), the margin for a "matches" claim, every part at 0 for an ordering
+    (the least favourable configuration of the direction's false-"reproduced" rate sets the other parts to strong
+    effects, which would make their sizes trivially decided)."""
+    return {"time_ratio": 1.0, "equivalence": spec.margin}.get(spec.comparison, 0.0)
 
-    return {"time_ratio": 1.0, "equivalence": spec.margin, "ordering": LEAST_FAVOURABLE}.get(spec.comparison, 0.0)
+
+#: The size verdicts that decide (the rest: undetermined, not stated, not testable here).
+DECIDED_SIZES = ("consistent", "smaller", "larger", "mixed")
 
 
-def _decided(size_rates: dict) -> float:
-    return sum(size_rates.get(v, 0.0) for v in ("consistent", "smaller", "larger", "mixed"))
+def decided_rate(size_rates: dict) -> float:
+    """P(a decided size) from one simulation's size rates (:data:`DECIDED_SIZES`)."""
+    return sum(size_rates.get(v, 0.0) for v in DECIDED_SIZES)
 
 
 def plan_claim(key: str, assumed: dict, reps: int = PLAN_REPS, seed: int = 0) -> dict:
@@ -116,10 +127,13 @@ def plan_claim(key: str, assumed: dict, reps: int = PLAN_REPS, seed: int = 0) ->
     size_stated = "effect" not in assumed
     curve, first = {}, {c: None for c in CRITERIA[:3]}
     for n in (BATCH_GRID if spec.comparison == "time_ratio" else GRID):
-        direction = simulate(key, at_paper, n, **kw)["direction"]["reproduced"] if _effect_usable(spec, at_paper) else 0.0
-        decided = _decided(simulate(key, _null(spec), n, **kw)["size"]) if size_stated else None
+        rates = simulate(key, at_paper, n, **kw) if _effect_usable(spec, at_paper) else None
+        direction = rates["direction"]["reproduced"] if rates else 0.0
+        decided = decided_rate(simulate(key, size_null(spec), n, **kw)["size"]) if size_stated else None
         curve[str(n)] = {"reproduced_at_paper": round(direction, 3),
-                         **({"decided_size_at_null": round(decided, 3)} if decided is not None else {})}
+                         **({"decided_size_at_null": round(decided, 3),
+                             "consistent_at_paper": round(rates["size"]["consistent"], 3) if rates else 0.0}
+                            if decided is not None else {})}
         ok_dir, ok_size = direction >= THRESHOLD, decided is not None and decided >= THRESHOLD
         for crit, ok in (("both", ok_dir and ok_size), ("direction", ok_dir), ("size", ok_size)):
             if ok and first[crit] is None:
@@ -185,9 +199,11 @@ def planned_n_note(key: str, n: int, calibration_seconds: float | None = None) -
     planned, unit_of_n = design.get("planned_n"), design.get("unit_of_n", "images")
     if design.get("criterion") == "none":
         top = BATCH_GRID[-1] if unit_of_n == "batches per side" else GRID[-1]
+        if "effect" in (design.get("assumed") or {}):  # a direction-only claim, planned at the named build's estimate
+            return (f"registered power analysis ({_assumption_text(design)}, the effect being the named build's own "
+                    f"estimate): no n up to {top} {unit_of_n} gives an 80% chance of 'reproduced'")
         return (f"registered power analysis ({_assumption_text(design)}): no n up to {top} {unit_of_n} gives an 80% "
-                "chance of 'reproduced' at the paper's effect, nor of a decided size under no effect; only an effect far "
-                "from both can decide it at such n")
+                "chance of 'reproduced' at the paper's effect, nor of a decided size under no effect")
     if planned is None or n >= planned:
         return ""
     text = f"n limited by the time budget: its registered power analysis needs n = {planned} {unit_of_n}"
@@ -195,7 +211,8 @@ def planned_n_note(key: str, n: int, calibration_seconds: float | None = None) -
     unit = calibration_seconds or float(os.environ.get(CALIBRATION_ENV) or 0) or load_designs().get("calibration_seconds")
     if cost and unit and unit_of_n != "batches per side":
         minutes = (planned - n) * cost * unit / 60
-        text += f" (about {minutes:.0f} more minutes on this CPU for the chapter's cells on that sample)"
+        took = "under a minute" if minutes < 1 else f"about {minutes:.0f} more minute{'s' * (round(minutes) != 1)}"
+        text += f" ({took} on this CPU for the chapter's cells on that sample)"
     return text
 
 
@@ -213,7 +230,8 @@ def design_summary(key: str) -> dict | None:
     planned = design.get("planned_n")
     curve = design.get("power", {})
     at = curve.get(str(planned)) if planned is not None else None  # "none": no n on the grid reaches 80%
-    return {"planned_n": planned, "criterion": design["criterion"], "assumption": _assumption_text(design),
+    return {"planned_n": planned, "criterion": design["criterion"], "assumption": _assumption_text(design)
+            + (" (effect: the named build's estimate)" if "effect" in (design.get("assumed") or {}) else ""),
             "source": load_designs().get("source", "?"), "unit_of_n": design.get("unit_of_n", "images"),
             "power_at_planned": at}
 
@@ -238,13 +256,16 @@ def design_table(rows: list[dict]):
         at = (d or {}).get("power_at_planned") or {}
         ran = min(r["design"]["batches"]) if (r.get("design") or {}).get("batches") else (r.get("design") or {}).get("units", r.get("n"))
         planned = d["planned_n"] if d else None
+        decided = r["verdict"] != "inconclusive" and r.get("size") != "undetermined"
         status = ("no registered design" if not d else "no n on the grid decides it" if d["criterion"] == "none" else
-                  "at or above the planned n" if ran and ran >= planned else "n limited by the time budget")
+                  "at or above the planned n" if ran and ran >= planned else
+                  "below the planned n (decided anyway)" if decided else "n limited by the time budget")
         out.append({"claim": r["key"], "n here": ran, "planned n": planned_text(d),
                     "unit": (d or {}).get("unit_of_n", "-"), "planned for": (d or {}).get("criterion", "-"),
                     "assumption": (d or {}).get("assumption", "-"),
                     "P(reproduced | paper) at planned n": at.get("reproduced_at_paper"),
                     "P(size decided | no effect) at planned n": at.get("decided_size_at_null"),
+                    "P(size consistent | paper) at planned n": at.get("consistent_at_paper"),
                     "direction": r["verdict"], "size": r.get("size", "-"), "status": status})
     return pd.DataFrame(out)
 

@@ -134,18 +134,18 @@ def undetermined_note(paper_effect: float, low: float, high: float, n: int, unit
     room = math.log(band[1] / band[0]) if log else band[1] - band[0]
     c = "time_ratio" if log else ""
     needed = math.ceil(n * (width / room) ** 2) if n and math.isfinite(width) else None
-    text = (f"undetermined: our interval contains the paper's effect but is wider than the registered band "
-            f"[{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}] around it ({_fmt_band_width(width, log)} wide, the band "
-            f"{_fmt_band_width(room, log)})")
+    text = (f"undetermined: our interval contains the paper's effect but does not lie wholly inside the registered "
+            f"band [{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}] around it ({_fmt_band_width(width, log)} wide, "
+            f"the band {_fmt_band_width(room, log)})")
     if planned_n:
-        text += f"; its registered power analysis plans n = {planned_n} to decide it with 80% probability"
-    elif needed:
+        text += f"; its registered power analysis plans n = {planned_n}"
+    elif needed and width > room:
         text += (f"; an interval inside the band needs at least the band's width: about n = {needed}"
                  + (" batches per side" if log else "") + " at this spread")
     return text
 
 
-def _fmt_band_width(width: float, log: float) -> str:
+def _fmt_band_width(width: float, log: bool) -> str:
     return f"a factor {math.exp(width):.3g}" if log else f"{width:.3g}"
 
 
@@ -174,8 +174,10 @@ def _size_of(spec: ClaimSpec, est: stats.Estimate, size_ci: tuple[float, float] 
         from .design import registered_design
 
         plan = registered_design(spec.key) or {}
-        planned = f"{plan['planned_n']} {plan.get('unit_of_n', 'images')}" if plan.get("planned_n") else None
-        text += "; " + undetermined_note(spec.paper_effect, lo, hi, est.n, spec.unit, planned)
+        units = est.n // 2 if c == "time_ratio" else est.n  # a time ratio's n counts both sides' batches
+        planned = (f"{plan['planned_n']} {plan.get('unit_of_n', 'images')}"
+                   if plan.get("planned_n") and units < plan["planned_n"] else None)
+        text += "; " + undetermined_note(spec.paper_effect, lo, hi, units, spec.unit, planned)
     elif band is not None and band[0] <= lo and hi <= band[1]:
         text += (f" (though inside the registered band [{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}]: "
                  "a difference from the paper's number that the band tolerates)")
@@ -265,7 +267,8 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
     out = _check(key, a=a, b=b, values=values, statistic=statistic, slow=slow, fast=fast, parts=parts,
                  part_labels=part_labels, part_paper_effects=part_paper_effects, reason=reason,
                  pass_count_ratio=pass_count_ratio, seed=seed, mde=mde)
-    if mde and out.verdict != "not testable here":  # the operating-characteristics simulation (mde=False) skips it
+    undecided = out.verdict == "inconclusive" or out.size == "undetermined"
+    if mde and undecided:  # a row decided on both axes needs no plan; the simulation (mde=False) skips it
         design = out.design or {}
         from .design import planned_n_note  # here, not at import: `python -m mspd_core.claims.design` stays clean
 

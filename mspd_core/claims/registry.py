@@ -409,7 +409,9 @@ def claim_fingerprint(spec: ClaimSpec) -> str:
     if size_band(spec) is not None:
         fields["size_band"] = [round(x, 6) for x in size_band(spec)]
     if spec.part_effects:
-        fields["part_bands"] = [[round(x, 6) for x in effect_band(e, "points")] for e in spec.part_effects]
+        part_unit = "points" if spec.part_comparison == "paired_accuracy" else spec.unit
+        fields["part_bands"] = [[round(x, 6) for x in band] if (band := effect_band(e, part_unit)) else None
+                                for e in spec.part_effects]
     design = registered_design(spec.key)
     if design is not None:
         fields["design"] = design

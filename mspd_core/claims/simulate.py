@@ -139,24 +139,30 @@ def simulate(key: str, effect: float | str = "paper", n: int | None = None, disc
     return {axis: {v: c / reps for v, c in got.items()} for axis, got in counts.items()}
 
 
-def band_edge(spec: ClaimSpec) -> float | None:
-    """The upper edge of the claim's registered size band (:func:`.registry.size_band`): a true effect there is the
+def band_edges(spec: ClaimSpec) -> tuple[float, float] | None:
+    """The edges of the claim's registered size band (:func:`.registry.size_band`): a true effect at either is the
     size rule's least favourable case for a false "consistent" (None without a paper effect, and for orderings)."""
     from .registry import size_band
 
-    band = size_band(spec) if spec.comparison != "ordering" else None
-    return band[1] if band else None
+    return size_band(spec) if spec.comparison != "ordering" else None
+
+
+def band_edge(spec: ClaimSpec) -> float | None:
+    """The upper edge of :func:`band_edges` (None where there is no band)."""
+    edges = band_edges(spec)
+    return edges[1] if edges else None
 
 
 def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int = 0):
     """For each recorded testable claim, the rule's rates at this build's n and design (the recorded
     discordance, per-batch spread, sd of differences): P(reproduced) at the paper's effect (power) and
     under no effect (false "reproduced"), P(size "consistent") at the paper's effect, P(a decided size) under no
-    effect, P(size "consistent") at the edge of the registered band (false "consistent"); and, from the registered
+    effect (every part at 0 for an ordering), P(size "consistent") at the worse edge of the registered band (false
+    "consistent"); and, from the registered
     power analysis (:mod:`.design`), the planned n with the rates there. A table."""
     import pandas as pd
 
-    from .design import planned_text, design_summary
+    from .design import decided_rate, design_summary, planned_text
 
     out = []
     for r in rows:
@@ -181,16 +187,18 @@ def operating_characteristics(rows: Sequence[dict], reps: int = 200, seed: int =
         at_null = simulate(r["key"], null, **kw)
         has_paper = spec.paper_effect is not None or (spec.comparison == "ordering" and (kw["part_effects"] or spec.part_effects))
         at_paper = simulate(r["key"], "paper", **kw) if has_paper else None
-        edge = band_edge(spec)
-        at_edge = simulate(r["key"], edge, **kw) if edge is not None and _drawable(spec, edge, kw["discordance"]) else None
+        edges = [e for e in (band_edges(spec) or ()) if _drawable(spec, e, kw["discordance"]) and
+                 (spec.comparison != "time_ratio" or e > 0)]
+        at_edge = max((simulate(r["key"], e, **kw)["size"]["consistent"] for e in edges), default=None)
+        # every part at 0 for an ordering's size rate (its least favourable null makes the other parts trivially decided)
+        size_null = simulate(r["key"], 0.0, **kw) if spec.comparison == "ordering" else at_null
         planned = design_summary(r["key"]) or {}
         there = planned.get("power_at_planned") or {}
         out.append({"claim": r["key"], "n": kw["n"], "rule": spec.comparison,
                     "P(reproduced | paper's effect)": at_paper["direction"]["reproduced"] if at_paper else None,
                     "P(size consistent | paper's effect)": at_paper["size"]["consistent"] if at_paper else None,
-                    "P(size decided | no effect)": (1 - at_null["size"].get("undetermined", 0) - at_null["size"].get(
-                        "not stated", 0)) if has_paper else None,
-                    "P(size consistent | band's edge)": at_edge["size"]["consistent"] if at_edge else None,
+                    "P(size decided | no effect)": decided_rate(size_null["size"]) if has_paper else None,
+                    "P(size consistent | band's edge)": at_edge,
                     "planned n": planned_text(planned or None),
                     "planned for": planned.get("criterion") if planned else None,
                     "P(reproduced | paper's effect) at planned n": there.get("reproduced_at_paper"),
