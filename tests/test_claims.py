@@ -533,7 +533,7 @@ def test_an_undetermined_size_never_says_wider_when_it_is_not():
 
 
 def test_an_orderings_size_is_planned_with_every_part_at_zero():
-    from mspd_core.claims.design import size_null
+    from mspd_core.claims.planning import size_null
 
     assert size_null(REGISTRY["t14_eta_best"]) == 0.0 and size_null(REGISTRY["t4_speed"]) == 1.0
     assert size_null(REGISTRY["t13_smoothing_matches_pgd"]) == REGISTRY["t13_smoothing_matches_pgd"].margin

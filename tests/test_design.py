@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from mspd_core.claims import design
-from mspd_core.claims.design import GRID, BATCH_GRID, THRESHOLD, load_designs, plan_claim, planned_n_note
-from mspd_core.claims.registry import REGISTRY, claim_fingerprint
+from mspd_core.claims import design, planning, registry
+from mspd_core.claims.design import BATCH_GRID, GRID, THRESHOLD, planned_n_note
+from mspd_core.claims.planning import plan_claim
+from mspd_core.claims.registry import REGISTRY, claim_fingerprint, load_designs
 from mspd_core.claims.simulate import main as simulate_main
 
 MC = 0.06  # Monte Carlo slack for a few hundred repetitions
@@ -74,7 +75,7 @@ def test_a_row_below_its_planned_n_says_so(monkeypatch):
     fake = {"source": "a test build", "calibration_seconds": 4.0,
             "claims": {"t9_fb_vs_f": {"assumed": {"discordance": 0.1}, "planned_n": 500, "criterion": "both",
                                       "unit_of_n": "images", "cost_units_per_image": 0.3, "power": {}}}}
-    monkeypatch.setattr(design, "load_designs", lambda path=design.DESIGN_FILE: fake)
+    monkeypatch.setattr(registry, "load_designs", lambda path=registry.DESIGN_FILE: fake)
     monkeypatch.delenv(design.CALIBRATION_ENV, raising=False)
     note = planned_n_note("t9_fb_vs_f", 250)
     assert "n limited by the time budget" in note and "n = 500 images" in note and "about 5 more minutes" in note
@@ -86,12 +87,12 @@ def test_a_row_below_its_planned_n_says_so(monkeypatch):
 def test_a_design_is_part_of_the_claims_fingerprint(monkeypatch):
     before = claim_fingerprint(REGISTRY["t9_fb_vs_f"])
     fake = {"claims": {"t9_fb_vs_f": {"assumed": {"discordance": 0.1}, "planned_n": 100, "criterion": "both"}}}
-    monkeypatch.setattr(design, "load_designs", lambda path=design.DESIGN_FILE: fake)
+    monkeypatch.setattr(registry, "load_designs", lambda path=registry.DESIGN_FILE: fake)
     assert claim_fingerprint(REGISTRY["t9_fb_vs_f"]) != before
 
 
 def test_design_cli_refuses_a_missing_build(tmp_path, capsys):
     with pytest.raises(SystemExit):
-        design.main(["--plan", "--claims", str(tmp_path / "nope"), "--source", "x"])
+        planning.main(["--claims", str(tmp_path / "nope"), "--source", "x"])
     assert "no claims folder" in capsys.readouterr().err
-    assert design.main([]) == 0
+    assert design.main([]) == 0 and "planned n" in capsys.readouterr().out

@@ -41,7 +41,7 @@ import numpy as np
 from ..paths import PROJECT_ROOT
 from ..profiles import get_profile
 from . import stats
-from .registry import PAPERS, REGISTRY, ClaimSpec, effect_band, get_spec, paper_of
+from .registry import PAPERS, REGISTRY, ClaimSpec, effect_band, get_spec, paper_of, registered_design
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not testable here")
 SIZES = ("consistent", "smaller", "larger", "undetermined", "mixed", "not stated", "not testable here")
@@ -171,8 +171,6 @@ def _size_of(spec: ClaimSpec, est: stats.Estimate, size_ci: tuple[float, float] 
     if size == "consistent":
         text += f"; inside the registered band [{_fmt_value(band[0], c)}, {_fmt_value(band[1], c)}] around the paper's effect"
     elif size == "undetermined":
-        from .design import registered_design
-
         plan = registered_design(spec.key) or {}
         units = est.n // 2 if c == "time_ratio" else est.n  # a time ratio's n counts both sides' batches
         planned = (f"{plan['planned_n']} {plan.get('unit_of_n', 'images')}"
@@ -270,7 +268,7 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
     undecided = out.verdict == "inconclusive" or out.size == "undetermined"
     if mde and undecided:  # a row decided on both axes needs no plan; the simulation (mde=False) skips it
         design = out.design or {}
-        from .design import planned_n_note  # here, not at import: `python -m mspd_core.claims.design` stays clean
+        from .design import planned_n_note  # here, not at import: `python -m mspd_core.claims.design` runs clean
 
         units = min(design["batches"]) if "batches" in design else design.get("units", out.n)
         out = replace(out, note="; ".join(x for x in (out.note, planned_n_note(key, units)) if x))

@@ -22,7 +22,10 @@ outer iterations or other slow rows: 50 in the ``cpu`` profile).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 COMPARISONS = ("paired_accuracy", "equivalence", "bootstrap", "time_ratio", "ordering", "untestable")
 SAMPLES = ("large", "paired subset", "pairs", "none")
@@ -394,6 +397,27 @@ def size_band(spec: ClaimSpec) -> tuple[float, float] | None:
     return effect_band(spec.paper_effect, spec.unit)
 
 
+#: The registered power analyses (:mod:`.planning` writes them, :mod:`.design` shows them): part of each claim's
+#: fingerprint, read here so that the registry depends on no planning code.
+DESIGN_FILE = Path(__file__).with_name("design.json")
+
+
+@lru_cache(maxsize=1)
+def _load(path: str = str(DESIGN_FILE)) -> dict:
+    p = Path(path)
+    return json.loads(p.read_text()) if p.exists() else {"claims": {}}
+
+
+def load_designs(path: Path = DESIGN_FILE) -> dict:
+    """The registered designs (``{"source": ..., "claims": {key: design}}``); empty when none are registered."""
+    return _load(str(path))
+
+
+def registered_design(key: str, path: Path = DESIGN_FILE) -> dict | None:
+    """Claim ``key``'s registered design (assumption, planned n, criterion, power at the planned n), or None."""
+    return load_designs(path)["claims"].get(key)
+
+
 def claim_fingerprint(spec: ClaimSpec) -> str:
     """SHA-256 (16 hex digits) of a claim's decision fields (:data:`DECISION_FIELDS`), its size band(s)
     (:func:`effect_band`) and its registered design (``design.json``: the assumption and planned n). Fields at their
@@ -401,8 +425,6 @@ def claim_fingerprint(spec: ClaimSpec) -> str:
     import dataclasses
     import hashlib
     import json
-
-    from .design import registered_design
 
     defaults = {f.name: f.default for f in dataclasses.fields(ClaimSpec)}
     fields = {f: getattr(spec, f) for f in DECISION_FIELDS if getattr(spec, f) != defaults.get(f, dataclasses.MISSING)}
