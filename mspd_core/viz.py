@@ -156,10 +156,13 @@ VERDICT_BACKGROUNDS = {"reproduced": "#d4edda", "contradicted": "#f8d7da", "inco
 
 def forest_plot(rows: Sequence[dict], margins: dict[str, float] | None = None):
     """Every testable claim as a row: our effect with the interval that decided it, the paper's effect (black
-    diamond), the null line and the equivalence margin (shaded), coloured by the direction verdict, one panel
-    per unit (points; speed ratios on a log axis; rank correlations, cosines, ...). Returns the figure."""
+    diamond) with its registered size band (grey: the size is "consistent" only when the bar lies inside it), the
+    null line and the equivalence margin (shaded blue), coloured by the direction verdict, one panel per unit
+    (points; speed ratios on a log axis; rank correlations, cosines, ...). Returns the figure."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+
+    from .claims.registry import effect_band
 
     margins = margins or {}
     shown = [r for r in rows if r.get("effect") is not None and r["verdict"] != "not testable here"]
@@ -183,6 +186,9 @@ def forest_plot(rows: Sequence[dict], margins: dict[str, float] | None = None):
             ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=2.5, solid_capstyle="butt")
             ax.plot(r["effect"], y, "o", color=colour, ms=6)
             if r.get("paper_effect") is not None:
+                band = effect_band(r["paper_effect"], "x" if ratio else r.get("unit") or "points")
+                if band is not None:  # the size rule's registered band: "consistent" = the bar lies inside it
+                    ax.fill_betweenx([y - 0.3, y + 0.3], band[0], band[1], color="#bdbdbd", alpha=0.6, lw=0, zorder=0)
                 ax.plot(r["paper_effect"], y, "D", color="black", ms=6, mfc="white", mew=1.5)
             if r["key"] in margins:
                 m = margins[r["key"]]
@@ -199,8 +205,51 @@ def forest_plot(rows: Sequence[dict], margins: dict[str, float] | None = None):
         ax.grid(axis="x", alpha=0.3)
     handles = [Line2D([], [], color=c, lw=2.5, marker="o", label=v) for v, c in VERDICT_COLOURS.items() if v != "not testable here"]
     handles += [Line2D([], [], color="black", marker="D", mfc="white", ls="", label="paper's effect"),
+                Line2D([], [], color="#bdbdbd", lw=8, alpha=0.6, label="size band (consistent inside)"),
                 Line2D([], [], color="#90caf9", lw=8, alpha=0.5, label="equivalence margin"),
                 Line2D([], [], color="grey", ls="--", label="no effect")]
     axes[0, 0].legend(handles=handles, fontsize=8, ncol=3, loc="lower left", bbox_to_anchor=(0, 1.02), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def planned_n_plot(plans: "pd.DataFrame"):
+    """The registered power analyses at a glance: per claim, the n this build ran (dot, coloured by the direction
+    verdict) and its planned n (black bar; a cross where no n up to the grid's end decides it), log axis; claims run
+    below their plan have a line up to it. ``plans``: :func:`mspd_core.claims.design.design_table`. Returns the
+    figure."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    shown = plans[(plans["planned n"] != "-") & plans["n here"].notna()] if len(plans) else plans
+    if not len(shown):
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.text(0.5, 0.5, "no registered design", ha="center", va="center")
+        ax.axis("off")
+        return fig
+    fig, ax = plt.subplots(figsize=(10, 0.22 * len(shown) + 1.2))
+    top = max(int(p) for p in shown["planned n"] if p != "none") * 1.6 if any(shown["planned n"] != "none") else 2000
+    for y, (_, r) in enumerate(shown.iloc[::-1].iterrows()):
+        here = float(r["n here"])
+        ax.plot(here, y, "o", color=VERDICT_COLOURS.get(r["direction"], "#9e9e9e"), ms=5, zorder=3)
+        if r["planned n"] == "none":
+            ax.plot(top, y, "x", color="black", ms=6)
+        else:
+            planned = float(r["planned n"])
+            ax.plot(planned, y, "|", color="black", ms=10, mew=2)
+            if here < planned:
+                ax.plot([here, planned], [y, y], color="#9e9e9e", lw=1, zorder=1)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(shown)))
+    ax.set_yticklabels([f"{k} ({u})" if u != "images" else k for k, u in zip(shown["claim"][::-1], shown["unit"][::-1])],
+                       fontsize=7)
+    ax.set_ylim(-0.7, len(shown) - 0.3)
+    ax.set_xlabel("n (log scale)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    handles = [Line2D([], [], color=c, marker="o", ls="", label=f"n here ({v})") for v, c in VERDICT_COLOURS.items()
+               if v != "not testable here"]
+    handles += [Line2D([], [], color="black", marker="|", ls="", ms=10, mew=2, label="planned n"),
+                Line2D([], [], color="black", marker="x", ls="", label="no n on the grid decides it")]
+    ax.legend(handles=handles, fontsize=7, ncol=5, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     fig.tight_layout()
     return fig

@@ -96,3 +96,27 @@ def test_design_cli_refuses_a_missing_build(tmp_path, capsys):
         planning.main(["--claims", str(tmp_path / "nope"), "--source", "x"])
     assert "no claims folder" in capsys.readouterr().err
     assert design.main([]) == 0 and "planned n" in capsys.readouterr().out
+
+
+def test_the_summary_figures_draw_plans_and_bands():
+    """The planned-n figure and the forest plot's size bands, on rows the engine made (one below its plan)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    from mspd_core import claims
+    from mspd_core.claims.design import design_table
+    from mspd_core.viz import forest_plot, planned_n_plot
+
+    a, b = np.zeros(50, bool), np.zeros(50, bool)
+    a[:3] = True
+    rows = [dict(vars(claims.check("t4_mspd_vs_bilevel", a=a, b=b))),
+            dict(vars(claims.check("t4_speed", slow=[2.0, 2.1, 1.9], fast=[0.05, 0.06, 0.05])))]
+    plans = design_table(rows)
+    assert list(plans["claim"]) == ["t4_mspd_vs_bilevel", "t4_speed"]
+    fig = planned_n_plot(plans)
+    assert len(fig.axes[0].get_yticklabels()) == 2
+    fig = forest_plot(rows)
+    assert sum(len(ax.collections) for ax in fig.axes) >= 2  # one size band per claim with a paper effect
+    matplotlib.pyplot.close("all")
