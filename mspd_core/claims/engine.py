@@ -618,6 +618,8 @@ def write_front_page(rows: Sequence[dict], figure, profile: str) -> Path | None:
     text = (f"**What this build found** (profile `{profile}`, {len(rows)} claims of the three papers):\n\n"
             + "- direction: " + ", ".join(f"{k} {v}" for v, k in direction.items()) + "\n"
             + "- size against the paper's own effect: " + ", ".join(f"{k} {v}" for v, k in size.items()) + "\n"
+            + f"- undecided on both axes (inconclusive direction, undetermined size): {len(undecided_on_both(rows))} of "
+            f"{multi['testable']} testable claims; each claim's planned n is on the summary\n"
             + f"- {multi['holm']} of {multi['reproduced']} reproduced claims survive Holm's correction across all "
             f"{multi['testable']} testable claims\n"
             + "- " + protocol_counts_text(rows) + "\n\n"
