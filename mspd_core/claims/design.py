@@ -32,6 +32,19 @@ def decided_rate(size_rates: dict) -> float:
     return sum(size_rates.get(v, 0.0) for v in DECIDED_SIZES)
 
 
+def size_null(spec) -> float:
+    """"No effect" for the size rate: 0 (ratio 1), the margin for a "matches" claim, every part at 0 for an ordering
+    (the least favourable configuration of the direction's false-"reproduced" rate sets the other parts to strong
+    effects, which would make their sizes trivially decided)."""
+    return {"time_ratio": 1.0, "equivalence": spec.margin}.get(spec.comparison, 0.0)
+
+
+def units_run(design: dict | None, n: int | None) -> int | None:
+    """The n a recorded row's plan compares with: batches per side for a time ratio, units for an ordering, else n."""
+    design = design or {}
+    return min(design["batches"]) if design.get("batches") else design.get("units", n)
+
+
 def planned_n_note(key: str, n: int, calibration_seconds: float | None = None) -> str:
     """The row's note when this build ran claim ``key`` below its registered planned n: what it needs and about how
     long that takes on this CPU (the named build's per-image cost in calibration units, times this build's unit)."""
@@ -98,7 +111,7 @@ def design_table(rows: list[dict]):
             continue
         d = design_summary(r["key"])
         at = (d or {}).get("power_at_planned") or {}
-        ran = min(r["design"]["batches"]) if (r.get("design") or {}).get("batches") else (r.get("design") or {}).get("units", r.get("n"))
+        ran = units_run(r.get("design"), r.get("n"))
         planned = d["planned_n"] if d else None
         decided = r["verdict"] != "inconclusive" and r.get("size") != "undetermined"
         status = ("no registered design" if not d else "no n on the grid decides it" if d["criterion"] == "none" else

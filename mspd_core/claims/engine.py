@@ -267,11 +267,9 @@ def check(key: str, *, a=None, b=None, values=None, statistic=None, slow=None, f
                  pass_count_ratio=pass_count_ratio, seed=seed, mde=mde)
     undecided = out.verdict == "inconclusive" or out.size == "undetermined"
     if mde and undecided:  # a row decided on both axes needs no plan; the simulation (mde=False) skips it
-        design = out.design or {}
-        from .design import planned_n_note  # here, not at import: `python -m mspd_core.claims.design` runs clean
+        from .design import planned_n_note, units_run  # here, not at import: `python -m mspd_core.claims.design` runs clean
 
-        units = min(design["batches"]) if "batches" in design else design.get("units", out.n)
-        out = replace(out, note="; ".join(x for x in (out.note, planned_n_note(key, units)) if x))
+        out = replace(out, note="; ".join(x for x in (out.note, planned_n_note(key, units_run(out.design, out.n))) if x))
     return replace(out, used=used)
 
 

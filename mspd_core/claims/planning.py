@@ -37,7 +37,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .design import BATCH_GRID, CRITERIA, GRID, PLAN_REPS, THRESHOLD, decided_rate, print_designs
+from .design import BATCH_GRID, CRITERIA, GRID, PLAN_REPS, THRESHOLD, decided_rate, print_designs, size_null
 from .registry import DESIGN_FILE, _load, get_spec
 from .simulate import DEFAULT_CV, DEFAULT_DISCORDANCE, DEFAULT_SD, simulate
 
@@ -63,14 +63,6 @@ def assumption_from_row(row: dict) -> dict | None:
             return None
         out["effect"] = round(float(row["effect"]), 4)
     return out
-
-
-def size_null(spec) -> float:
-    """"No effect" for the size axis: 0 (ratio 1), the margin for a "matches" claim, every part at 0 for an ordering
-    (the least favourable configuration of the direction's false-"reproduced" rate sets the other parts to strong
-    effects, which would make their sizes trivially decided)."""
-    return {"time_ratio": 1.0, "equivalence": spec.margin}.get(spec.comparison, 0.0)
-
 
 
 def plan_claim(key: str, assumed: dict, reps: int = PLAN_REPS, seed: int = 0) -> dict:
