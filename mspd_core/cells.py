@@ -148,7 +148,7 @@ def computation(config: Defense | Attack) -> dict:
 #: part vocabulary (``parts/``: it builds configurations, whose every field is in the keys), and the
 #: offline zoo tools (training, the paper-dry
 #: checkpoints: the weights they write are fingerprinted by their SHA-256 in every key).
-_PRESENTATION = ("claims", "parts/", "viz.py", "notebook.py", "cli.py", "bench.py", "experiments.py", "course.py", "grading.py",
+_PRESENTATION = ("claims", "parts/", "viz.py", "notebook.py", "cli.py", "bench.py", "experiments.py", "course.py", "course_sandbox.py", "course_worker.py", "grading.py",
                  "grid.py", "evaluate.py", "distributed.py", "ray_bench.py", "zoo/card.py", "zoo/check.py", "zoo/dry.py", "zoo/train.py")
 
 

@@ -11,14 +11,18 @@ Every check runs several cases (more than one eps, eta, N) and
 
 - compares the caller's tensors before and after the call: a function that changes its inputs
   in place fails, whatever it returns;
-- fails a function that calls the library's implementation of the thing it must implement
-  (traced with ``sys.setprofile``, so aliases and wrappers are caught too);
-- tests a later exercise with the *reference* version of an earlier one (``proj``,
-  ``forward_epoch``, ``backward_epoch`` are rebound in the student's function), so a mistake in
-  Exercise 1 never makes Exercise 5 blame a correct MCGS.
+- tests a later exercise with the *reference* versions of the earlier ones (``proj``,
+  ``forward_epoch``, ``backward_epoch``: :func:`earlier_references`), so a mistake in Exercise 1
+  never makes Exercise 5 blame a correct MCGS;
+- in a notebook (the student's own feedback, otter's ``grader.check``), fails a function that calls
+  the library's implementation of what it must implement (traced with ``sys.setprofile``; only the
+  earlier exercises' references may be called). That in-process trace is feedback, not security: the
+  autograder (:mod:`mspd_core.grading`) runs each answer in its own process where the library cannot
+  be imported at all (:mod:`mspd_core.course_sandbox`), and compares the results here.
 
-``hidden=True`` draws other seeded inputs: the otter-grader autograder runs those as hidden tests
-(``scripts/course.py``), so a submission that hard-codes the public cases fails grading.
+``variant`` draws other seeded inputs (0: the public cases the notebook's checks use). The
+autograder's hidden cases use a variant kept in its zip only, so a submission that hard-codes the
+public cases fails grading, and a student cannot run the hidden cases.
 
 The references are the library's own functions (SPEC: Proj, Smooth, the forward and backward
 epochs, MCGS, Preemptive Reversion, the exact McNemar test), so a passing solution is the
@@ -45,7 +49,6 @@ from .tensors import project
 
 EPS = 8 / 255
 TOLERANCE = 1e-5
-HIDDEN_SEED_OFFSET = 1000  # hidden tests: the same checks on other seeded inputs
 LIBRARY = Path(__file__).resolve().parent
 
 
@@ -91,8 +94,9 @@ def tiny_batch(seed: int = 0, n: int = 4, size: int = 8) -> tuple[Tensor, Tensor
     return torch.rand(n, 3, size, size, generator=g, dtype=torch.float64), torch.randint(0, 10, (n,), generator=g)
 
 
-def _seed(seed: int, hidden: bool) -> int:
-    return seed + HIDDEN_SEED_OFFSET if hidden else seed
+def _seed(seed: int, variant: int) -> int:
+    """The seed of one input of a check: the public cases at variant 0, other inputs at any other variant."""
+    return seed + 1000 * int(variant)
 
 
 # ---- how a student's function is called ------------------------------------------------------
@@ -179,14 +183,19 @@ def _parameter_names(fn: Callable, n: int) -> list[str]:
 def _run(exercise: str, fn: Callable, *args, references: Mapping[str, Callable] | None = None) -> tuple[object, Check | None]:
     """Call the student's function on ``args`` as a caller would; a stub, a crash, a changed input or a
     call to the library's own answer becomes a failed check with the reason. Callables among ``args``
-    and the ``references`` rebound into ``fn`` may be called freely."""
+    and the ``references`` rebound into ``fn`` may be called freely. An answer running in its own
+    process (:class:`mspd_core.course_sandbox.SandboxedAnswer`) got its references when it started and
+    cannot reach the library there, so it is called without the trace."""
+    sandboxed = getattr(fn, "sandboxed", False)
     references = dict(references or {})
-    fn = with_references(fn, references)
+    if not sandboxed:
+        fn = with_references(fn, references)
     allowed = {a.__code__ for a in [*args, *references.values()] if isinstance(a, types.FunctionType)}
     snapshots = [_snapshot(a) for a in args]
     calls: list[str] = []
     previous = sys.getprofile()
-    sys.setprofile(_library_call_recorder(allowed, sys._getframe(), calls))
+    if not sandboxed:
+        sys.setprofile(_library_call_recorder(allowed, sys._getframe(), calls))
     try:
         result = fn(*args)
     except NotImplementedError:
@@ -194,7 +203,8 @@ def _run(exercise: str, fn: Callable, *args, references: Mapping[str, Callable] 
     except Exception as err:  # the student's code crashed: say how
         return None, Check(exercise, False, f"your function raised {type(err).__name__}: {err}")
     finally:
-        sys.setprofile(previous)
+        if not sandboxed:
+            sys.setprofile(previous)
     if calls:
         return None, Check(exercise, False, f"your function calls the library's `{calls[0]}`: this exercise asks you "
                                             "to implement it yourself (the check compares your code with it)")
@@ -235,10 +245,10 @@ def _compare(exercise: str, got, want: Tensor, diagnoses: Sequence[tuple[Tensor,
 
 # ---- 1. Proj ---------------------------------------------------------------------------------
 
-def check_projection(proj: Callable[[Tensor, Tensor, float], Tensor], hidden: bool = False) -> Check:
+def check_projection(proj: Callable[[Tensor, Tensor, float], Tensor], variant: int = 0) -> Check:
     """Exercise 1: Proj(v, c, e) = clip(clip(v, c - e, c + e), 0, 1) (SPEC), at two budgets."""
     name = "1. Proj"
-    g = torch.Generator().manual_seed(_seed(1, hidden))
+    g = torch.Generator().manual_seed(_seed(1, variant))
     c = torch.rand(4, 3, 8, 8, generator=g, dtype=torch.float64)
     jitter = torch.rand(c.shape, generator=g, dtype=torch.float64) * 2 - 1
     for eps in (EPS, 16 / 255):
@@ -280,18 +290,18 @@ def smooth_variant(f: nn.Module, c: Tensor, y: Tensor, e: float, a: float, noise
     return points.reshape(n, *c.shape).mean(0)
 
 
-def check_smooth(student_smooth: Callable[..., Tensor], hidden: bool = False) -> Check:
+def check_smooth(student_smooth: Callable[..., Tensor], variant: int = 0) -> Check:
     """Exercise 2: Smooth(f, c, y, e, a, noise, descend) = mean_n Proj(z_n -/+ a sign(grad CE(f(z_n), y)), c, e)
     with z_n = clip01(c + noise_n) (SPEC, K = 1): averaged points, not averaged gradients; N = 6 and 3."""
     name = "2. Smooth"
-    f = tiny_model(_seed(0, hidden))
-    c, y = tiny_batch(_seed(2, hidden))
-    g = torch.Generator().manual_seed(_seed(3, hidden))
+    f = tiny_model(_seed(0, variant))
+    c, y = tiny_batch(_seed(2, variant))
+    g = torch.Generator().manual_seed(_seed(3, variant))
     for n in (6, 3):
         noise = (torch.rand((n, *c.shape), generator=g, dtype=torch.float64) * 2 - 1) * EPS
         for descend in (True, False):
             got, failed = _run(name, student_smooth, f, c.clone(), y.clone(), EPS, EPS, noise.clone(), descend,
-                               references={"proj": project})
+                               references=earlier_references("smooth"))
             if failed:
                 return failed
             want = smooth(f, c, y, EPS, EPS, n_samples=n, noise=noise, descend=descend)
@@ -339,13 +349,14 @@ def reference_backward_epoch(x: Tensor, x_t: Tensor, eps: float, eta: float, smo
 
 
 REFERENCES = {"proj": project, "forward_epoch": reference_forward_epoch, "backward_epoch": reference_backward_epoch}
+"""The exercises whose reference a later exercise is judged with (exercise function name -> reference)."""
 
 
-def _epoch_inputs(hidden: bool = False):
-    f = tiny_model(_seed(4, hidden))
-    x, y = tiny_batch(_seed(5, hidden))
+def _epoch_inputs(variant: int = 0):
+    f = tiny_model(_seed(4, variant))
+    x, y = tiny_batch(_seed(5, variant))
     smooth_fn = _deterministic_smooth(f, y)
-    g = torch.Generator().manual_seed(_seed(6, hidden))
+    g = torch.Generator().manual_seed(_seed(6, variant))
     x_t = project(x + (torch.rand(x.shape, generator=g, dtype=x.dtype) * 2 - 1) * EPS, x, EPS)
     return x, x_t, smooth_fn
 
@@ -357,15 +368,16 @@ def _epoch(x: Tensor, x_t: Tensor, eps: float, eta: float, smooth_fn, sign: int,
     return moved if center is None else project(moved, center, eps)
 
 
-def _check_epoch(name: str, student_epoch: Callable[..., Tensor], forward: bool, hidden: bool) -> Check:
+def _check_epoch(name: str, student_epoch: Callable[..., Tensor], forward: bool, variant: int) -> Check:
     """A forward (sign +1, descent steps) or backward (sign -1, ascent steps) epoch against the reference,
     at eta = 0.7 and 0.4, with the reference Proj."""
-    x, x_t, smooth_fn = _epoch_inputs(hidden)
+    x, x_t, smooth_fn = _epoch_inputs(variant)
     sign, descend = (1, True) if forward else (-1, False)
     which, toward, steps = ("forward", "TOWARD the smoothed descent point", "DESCENT steps (descend=True)") if forward else \
         ("backward", "AWAY from the smoothed attack point", "ASCENT steps (descend=False)")
     for eta in (0.7, 0.4):
-        got, failed = _run(name, student_epoch, x.clone(), x_t.clone(), EPS, eta, smooth_fn, references=REFERENCES)
+        got, failed = _run(name, student_epoch, x.clone(), x_t.clone(), EPS, eta, smooth_fn,
+                           references=earlier_references("forward_epoch" if forward else "backward_epoch"))
         if failed:
             return failed
         check = _compare(name, got, _epoch(x, x_t, EPS, eta, smooth_fn, sign, descend, x), [
@@ -381,26 +393,26 @@ def _check_epoch(name: str, student_epoch: Callable[..., Tensor], forward: bool,
     return Check(name, True, "matches the library's epoch at eta = 0.7 and 0.4")
 
 
-def check_forward_epoch(forward_epoch: Callable[..., Tensor], hidden: bool = False) -> Check:
+def check_forward_epoch(forward_epoch: Callable[..., Tensor], variant: int = 0) -> Check:
     """Exercise 3: one forward epoch, given Smooth as ``smooth_fn(center, descend)``."""
-    return _check_epoch("3. forward epoch", forward_epoch, forward=True, hidden=hidden)
+    return _check_epoch("3. forward epoch", forward_epoch, forward=True, variant=variant)
 
 
-def check_backward_epoch(backward_epoch: Callable[..., Tensor], hidden: bool = False) -> Check:
+def check_backward_epoch(backward_epoch: Callable[..., Tensor], variant: int = 0) -> Check:
     """Exercise 4: one backward epoch, given Smooth as ``smooth_fn(center, descend)``."""
-    return _check_epoch("4. backward epoch", backward_epoch, forward=False, hidden=hidden)
+    return _check_epoch("4. backward epoch", backward_epoch, forward=False, variant=variant)
 
 
 # ---- 5. MCGS ---------------------------------------------------------------------------------
 
-def check_mcgs(student_mcgs: Callable[..., Tensor], hidden: bool = False) -> Check:
+def check_mcgs(student_mcgs: Callable[..., Tensor], variant: int = 0) -> Check:
     """Exercise 5: MCGS = one forward epoch from x, then one backward epoch from x_F (schedule "FB"),
     at eta = 1 and 0.5, with the reference epochs (a mistake in Exercises 3-4 is not blamed here)."""
     name = "5. MCGS"
-    x, _, smooth_fn = _epoch_inputs(hidden)
+    x, _, smooth_fn = _epoch_inputs(variant)
     forward, backward = reference_forward_epoch, reference_backward_epoch
     for eta in (1.0, 0.5):
-        got, failed = _run(name, student_mcgs, x.clone(), EPS, eta, smooth_fn, references=REFERENCES)
+        got, failed = _run(name, student_mcgs, x.clone(), EPS, eta, smooth_fn, references=earlier_references("mcgs"))
         if failed:
             return failed
         x_f = forward(x, x, EPS, eta, smooth_fn)
@@ -421,13 +433,13 @@ def check_mcgs(student_mcgs: Callable[..., Tensor], hidden: bool = False) -> Che
 
 # ---- 6. Preemptive Reversion -------------------------------------------------------------------
 
-def check_reversion(student_reversion: Callable[[Callable[[Tensor], Tensor], Tensor], Tensor], hidden: bool = False) -> Check:
+def check_reversion(student_reversion: Callable[[Callable[[Tensor], Tensor], Tensor], Tensor], variant: int = 0) -> Check:
     """Exercise 6: x_r = clip01(2 x_p - D(x_p)) (Lemma 4). The defense adds the same perturbation whatever
     its input, so reversion of its release x_p = D(x) gives back the original x wherever no clipping happened:
     the check measures that on the student's x_r."""
     name = "6. Preemptive Reversion"
-    x, _ = tiny_batch(_seed(7, hidden))
-    delta = (torch.rand(x.shape, generator=torch.Generator().manual_seed(_seed(8, hidden)), dtype=x.dtype) * 2 - 1) * EPS
+    x, _ = tiny_batch(_seed(7, variant))
+    delta = (torch.rand(x.shape, generator=torch.Generator().manual_seed(_seed(8, variant)), dtype=x.dtype) * 2 - 1) * EPS
 
     def defense(v: Tensor) -> Tensor:  # the same perturbation whatever the input
         return project(v + delta, v, EPS)
@@ -454,13 +466,13 @@ def check_reversion(student_reversion: Callable[[Callable[[Tensor], Tensor], Ten
 
 # ---- 7. Paired comparison ----------------------------------------------------------------------
 
-def check_mcnemar(student_mcnemar: Callable[[np.ndarray, np.ndarray], float], hidden: bool = False) -> Check:
+def check_mcnemar(student_mcnemar: Callable[[np.ndarray, np.ndarray], float], variant: int = 0) -> Check:
     """Exercise 7: the two-sided exact McNemar p-value of two defenses on the same images; 1.0 when no
     image is discordant."""
     name = "7. exact McNemar"
     from scipy.stats import binomtest
 
-    rng = np.random.default_rng(_seed(9, hidden))
+    rng = np.random.default_rng(_seed(9, variant))
     cases = []
     for n, shift in ((60, 0.15), (200, 0.0), (25, 0.3)):
         a = rng.random(n) < 0.6
@@ -495,6 +507,15 @@ CHECKS: dict[str, Callable[..., Check]] = {
     "backward_epoch": check_backward_epoch, "mcgs": check_mcgs, "reversion": check_reversion, "mcnemar": check_mcnemar,
 }
 """Each exercise's function name (as the notebook defines it) -> its check, in exercise order."""
+
+
+def earlier_references(exercise: str) -> dict[str, Callable]:
+    """The references an answer to ``exercise`` may call: those of the exercises before it (Exercise 5's MCGS
+    composes the reference epochs; Exercise 3's epoch may call Proj but not a reference epoch)."""
+    order = list(CHECKS)
+    if exercise not in order:
+        raise ValueError(f"unknown exercise {exercise!r}; the exercises are {', '.join(order)}")
+    return {name: ref for name, ref in REFERENCES.items() if order.index(name) < order.index(exercise)}
 
 
 def loss(model: nn.Module, x: Tensor, y: Tensor) -> float:

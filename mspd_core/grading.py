@@ -1,37 +1,328 @@
-"""Grading for the course's otter-grader tests: each exercise's check, from a fresh copy of the library.
+"""The course's autograder: a submitted notebook in, each exercise's score and message out.
 
-The autograder's tests (written by ``scripts/course.py``) load this file by its path and call
-:func:`grade`. It imports ``mspd_core.course`` anew, under a private package name, together with the
-library modules it uses, so a graded notebook that redefines ``course.require``, ``course.CHECKS``,
-a check, or the library's reference functions in the imported ``mspd_core`` does not change its grade.
-(In-process grading, otter-grader's own included, cannot stop a student who sets out to attack the
-grader's code itself; this closes the easy doors: printing a score, overwriting the checks.)
+    python -m mspd_core.grading submission.ipynb -a _build/course/autograder/autograder.zip -o graded/
+
+The notebook is read, never executed as a whole. For each exercise
+
+1. its answer is the last code cell that defines the exercise's function (:func:`answer_cells`);
+2. the cell is read (not run) and refused if it imports anything but torch, NumPy, SciPy, math and a
+   few standard helpers, or uses the doors out of its own code: ``exec``/``eval``/``open``/
+   ``getattr``..., dunder attributes, ``sys``/``os``/``load``... attributes, or assignments to a
+   module's attributes (:func:`answer_problems`);
+3. the cell runs in a fresh Python process where the companion cannot be imported
+   (:class:`mspd_core.course_sandbox.SandboxedAnswer`), with only the earlier exercises' references
+   callable; the check of :mod:`mspd_core.course` runs here, in the grading process, on the public
+   cases and then on the hidden ones (a variant kept in the autograder zip).
+
+Half a point for the public cases, half for the hidden ones. So printing "7 of 7", overwriting the
+checks, otter's ``Checker``, ``torch.allclose`` or ``sys.setprofile``, importing the grader's
+references, or pointing the library at another ``grading.py`` all leave the answer's score what its
+code earns. The written answers (Exercise 7's "why", the open question) are collected for grading by
+hand. What a determined student can still try, and what to look for, is on the teacher's page.
 """
 from __future__ import annotations
 
-import importlib
+import argparse
+import ast
+import html
+import json
 import sys
-import types
-import uuid
+import zipfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
-LIBRARY = Path(__file__).resolve().parent
+from .course import CHECKS, earlier_references
+
+NOTEBOOK_ANSWER_NAMES = {name: f"def {name}(" for name in CHECKS}
+ALLOWED_MODULES = frozenset({"torch", "numpy", "scipy", "math", "typing", "functools", "itertools", "collections",
+                             "__future__"})
+FORBIDDEN_NAMES = frozenset({"exec", "eval", "compile", "open", "__import__", "globals", "locals", "vars", "getattr",
+                             "setattr", "delattr", "breakpoint", "input", "help", "exit", "quit", "memoryview"})
+FORBIDDEN_ATTRIBUTES = frozenset({
+    "sys", "os", "builtins", "importlib", "subprocess", "multiprocessing", "modules", "ctypes", "ctypeslib",
+    "cpp_extension", "load", "loads", "load_inline", "load_library", "fromfile", "loadtxt", "genfromtxt", "memmap",
+    "read_array", "package", "PackageImporter", "import_module", "system", "popen", "hub",
+    "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "gi_frame", "cr_frame", "ag_frame", "tb_frame",
+})
+WRITTEN_QUESTIONS = {"mcnemar_why": "Exercise 7: why is a paired test better than two separate intervals?",
+                     "open_question": "Open question: why does a non-robust backbone not transfer?"}
+"""The questions graded by hand (otter's manual questions): name -> what it asks."""
+OTTER_ANSWER_PROMPT = "_Type your answer here, replacing this text._"  # otter's empty written-answer cell
+GRADING_FILE = "grading.json"  # inside the autograder zip: the hidden cases' variant, the points
 
 
-def fresh_course() -> types.ModuleType:
-    """``mspd_core.course`` and the library modules it imports, executed again from their files."""
-    name = f"_mspd_grading_{uuid.uuid4().hex}"
-    package = types.ModuleType(name)
-    package.__path__ = [str(LIBRARY)]
-    sys.modules[name] = package
-    return importlib.import_module(f"{name}.course")
+def answer_cells(notebook: dict) -> dict[str, str]:
+    """Each exercise's answer: the source of the LAST code cell defining its function at the top level (a
+    notebook runs top to bottom, so a later definition wins). Exercises no cell defines are absent."""
+    found: dict[str, str] = {}
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            names = [n for n, start in NOTEBOOK_ANSWER_NAMES.items() if start in source]
+        else:
+            names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in CHECKS]
+        for name in names:
+            found[name] = source
+    return found
 
 
-def grade(exercise: str, fn: Callable, hidden: bool = False) -> None:
-    """Run exercise ``exercise``'s check on the student's ``fn``; ``AssertionError`` with its message unless it passes."""
-    course = fresh_course()
-    if exercise not in course.CHECKS:
-        raise ValueError(f"unknown exercise {exercise!r}; the exercises are {', '.join(course.CHECKS)}")
-    check = course.CHECKS[exercise](fn, hidden=hidden)
-    assert check.passed, check.message
+def is_stub(source: str) -> bool:
+    """Whether an answer cell is still the student notebook's stub: one function whose body only raises
+    ``NotImplementedError`` (graded "not implemented yet" without starting a process)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return False
+    body = tree.body[0].body
+    return len(body) == 1 and isinstance(body[0], ast.Raise) and isinstance(body[0].exc, (ast.Name, ast.Call)) and \
+        ast.unparse(body[0].exc).split("(")[0] == "NotImplementedError"
+
+
+def _imported_names(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names |= {a.asname or a.name for a in node.names}
+    return names | {"torch", "np", "F"}
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def answer_problems(source: str) -> list[str]:
+    """Why an answer cell is refused without being run (empty when it may run): a syntax error, an import
+    outside ``ALLOWED_MODULES``, a forbidden builtin, a dunder or forbidden attribute, or an assignment to an
+    attribute of a module (``torch.allclose = ...``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as err:
+        return [f"the cell is not valid Python (line {err.lineno}: {err.msg})"]
+    problems: list[str] = []
+    modules = _imported_names(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            problems += [f"imports `{a.name}`" for a in node.names if a.name.split(".")[0] not in ALLOWED_MODULES]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level or (node.module or "").split(".")[0] not in ALLOWED_MODULES:
+                problems.append(f"imports from `{'.' * node.level}{node.module or ''}`")
+        elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or node.id.startswith("__")):
+            problems.append(f"uses `{node.id}`")
+        elif isinstance(node, ast.Attribute):
+            if node.attr.startswith("__") or node.attr in FORBIDDEN_ATTRIBUTES:
+                problems.append(f"uses the attribute `.{node.attr}`")
+            if isinstance(node.ctx, (ast.Store, ast.Del)) and _root_name(node) in modules:
+                problems.append(f"changes `{ast.unparse(node)}`, a library's own attribute")
+        elif isinstance(node, ast.Global) and set(node.names) & modules:
+            problems.append("rebinds a module with `global`")
+    return sorted(set(problems), key=problems.index)
+
+
+def written_answers(notebook: dict) -> dict[str, str]:
+    """The answers to the questions graded by hand, by question name: the markdown cell after each manual
+    question's prompt (otter assign marks manual questions with ``<!-- BEGIN QUESTION -->`` comments)."""
+    answers: dict[str, str] = {}
+    cells = notebook.get("cells", [])
+    names = iter(WRITTEN_QUESTIONS)
+    current = None
+    for cell in cells:
+        source = "".join(cell["source"]) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
+        if cell.get("cell_type") != "markdown":
+            continue
+        if "<!-- BEGIN QUESTION -->" in source:
+            current = next(names, None)
+            if current is not None:
+                answers[current] = ""
+            continue
+        if current is not None and "otter_answer_cell" in cell.get("metadata", {}).get("tags", []):
+            answers[current] = "" if source.strip() == OTTER_ANSWER_PROMPT else source.strip()
+            current = None
+    return answers
+
+
+@dataclass
+class ExerciseGrade:
+    """One exercise: its score (0, 0.5 or 1) and what the student should read."""
+
+    exercise: str
+    score: float
+    message: str
+    possible: float = 1.0
+
+
+@dataclass
+class SubmissionGrade:
+    """One submission: the exercises' grades, the written answers, or why it could not be graded."""
+
+    submission: str
+    exercises: list[ExerciseGrade] = field(default_factory=list)
+    written: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def total(self) -> float:
+        return float(sum(e.score for e in self.exercises))
+
+    @property
+    def possible(self) -> float:
+        return sum(e.possible for e in self.exercises) if self.exercises else float(len(CHECKS))
+
+
+def _sandboxed(name: str, source: str):
+    from .course_sandbox import SandboxedAnswer
+
+    return SandboxedAnswer(name, source, references=earlier_references(name))
+
+
+def grade_answer(name: str, source: str | None, variant: int, answer=None) -> ExerciseGrade:
+    """One exercise: refused unread, or run in its own process on the public cases (half a point) and on the
+    hidden ``variant`` (the other half). ``answer`` is a started :class:`SandboxedAnswer` of ``source``."""
+    title = CHECKS[name].__doc__.split(":")[0].strip()
+    if source is None:
+        return ExerciseGrade(name, 0.0, f"no code cell defines `{name}(...)`: {title} was not answered")
+    if is_stub(source):
+        if answer is not None:
+            answer.close()
+        return ExerciseGrade(name, 0.0, "not implemented yet: replace `raise NotImplementedError` with your code")
+    problems = answer_problems(source)
+    if problems:
+        if answer is not None:
+            answer.close()
+        return ExerciseGrade(name, 0.0, "not graded: your answer cell " + "; ".join(problems) + ". Answers may import "
+                             "only torch, numpy, scipy, math and typing/functools/itertools/collections, and must not "
+                             "reach outside their own code")
+    answer = answer if answer is not None else _sandboxed(name, source)
+    with answer:
+        public = CHECKS[name](answer, variant=0)
+        if not public.passed:
+            return ExerciseGrade(name, 0.0, _hint(public.message))
+        hidden = CHECKS[name](answer, variant=variant)
+    if not hidden.passed:
+        return ExerciseGrade(name, 0.5, f"passes the public cases; on the hidden cases: {_hint(hidden.message)}")
+    return ExerciseGrade(name, 1.0, f"{public.message}; passes the hidden cases too")
+
+
+def _hint(message: str) -> str:
+    if "NameError" in message:
+        return message + " (the grader runs each exercise's answer cell on its own, with torch, np, F and the earlier " \
+                         "exercises' functions: put helpers and imports in the same cell)"
+    return message
+
+
+def read_notebook(path: Path) -> dict:
+    """The submission as JSON (nbformat 4); ``ValueError`` saying why when it is not a notebook."""
+    try:
+        notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"not a readable notebook ({type(err).__name__}: {err})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise ValueError("not a Jupyter notebook (no list of cells)")
+    return notebook
+
+
+def grade_notebook(path: Path, variant: int, label: str | None = None) -> SubmissionGrade:
+    """Every exercise of one submitted notebook (its processes started together, graded one after the other)."""
+    grade = SubmissionGrade(label or Path(path).name)
+    try:
+        notebook = read_notebook(path)
+    except ValueError as err:
+        grade.error = f"not graded: {err}"
+        return grade
+    answers = answer_cells(notebook)
+    started = {name: _sandboxed(name, source) for name, source in answers.items()
+               if not is_stub(source) and not answer_problems(source)}
+    for name in CHECKS:
+        grade.exercises.append(grade_answer(name, answers.get(name), variant, started.get(name)))
+    grade.written = written_answers(notebook)
+    return grade
+
+
+def gradescope_results(grade: SubmissionGrade) -> dict:
+    """Gradescope's results.json: one test per exercise, and the written answers shown for grading by hand."""
+    tests = [{"name": e.exercise, "score": e.score, "max_score": e.possible, "output": e.message} for e in grade.exercises]
+    for name, question in WRITTEN_QUESTIONS.items():
+        tests.append({"name": f"{name} (graded by hand)", "score": 0.0, "max_score": 0.0,
+                      "output": f"{question}\n\n{grade.written.get(name) or '(no answer)'}"})
+    results = {"tests": tests, "score": grade.total}
+    if grade.error:
+        results["output"] = grade.error
+    return results
+
+
+def report_html(grade: SubmissionGrade) -> str:
+    """A page a teacher reads: each exercise's score and message, then the written answers to grade by hand."""
+    rows = "".join(f"<tr><td>{html.escape(e.exercise)}</td><td>{e.score:g} / {e.possible:g}</td>"
+                   f"<td>{html.escape(e.message)}</td></tr>" for e in grade.exercises)
+    written = "".join(f"<h3>{html.escape(q)}</h3><pre>{html.escape(grade.written.get(n) or '(no answer)')}</pre>"
+                      for n, q in WRITTEN_QUESTIONS.items())
+    error = f"<p><b>{html.escape(grade.error)}</b></p>" if grade.error else ""
+    return (f"<!doctype html><meta charset='utf-8'><title>{html.escape(grade.submission)}</title>"
+            f"<h1>{html.escape(grade.submission)}</h1>{error}<p>automatic: {grade.total:g} of {grade.possible:g}</p>"
+            f"<table border=1 cellpadding=4><tr><th>exercise</th><th>score</th><th>message</th></tr>{rows}</table>"
+            f"<h2>Written answers (grade by hand)</h2>{written}")
+
+
+def grading_config(autograder: Path) -> dict:
+    """The autograder zip's grading.json (the hidden cases' variant); ``SystemExit`` naming what is wrong."""
+    try:
+        with zipfile.ZipFile(autograder) as archive:
+            config = json.loads(archive.read(GRADING_FILE))
+    except FileNotFoundError:
+        raise SystemExit(f"no autograder zip at {autograder}: build it with `make course`") from None
+    except (KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+        raise SystemExit(f"{autograder} is not the course's autograder zip ({type(err).__name__}: {err}): "
+                         "rebuild it with `make course`") from None
+    if not isinstance(config.get("variant"), int) or config["variant"] == 0:
+        raise SystemExit(f"{autograder}'s {GRADING_FILE} names no hidden variant: rebuild it with `make course`")
+    return config
+
+
+def write_grade(grade: SubmissionGrade, folder: Path) -> None:
+    """results.json (Gradescope's format, with every message) and report.html in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    results = gradescope_results(grade)
+    results["submission"] = grade.submission
+    results["exercises"] = [asdict(e) for e in grade.exercises]
+    (folder / "results.json").write_text(json.dumps(results, indent=1))
+    (folder / "report.html").write_text(report_html(grade))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("submission", type=Path, help="a submitted notebook, or a folder holding exactly one")
+    parser.add_argument("-a", "--autograder", type=Path, default=Path("_build/course/autograder/autograder.zip"),
+                        help="the autograder zip (its grading.json holds the hidden variant)")
+    parser.add_argument("--config", type=Path, help="a grading.json instead of the zip (inside the unpacked autograder)")
+    parser.add_argument("-o", "--out", type=Path, default=Path("graded"), help="folder for results.json and report.html")
+    parser.add_argument("--gradescope", type=Path, help="also write Gradescope's results.json here")
+    args = parser.parse_args(argv)
+    config = json.loads(args.config.read_text()) if args.config else grading_config(args.autograder)
+    path = args.submission
+    if path.is_dir():
+        found = sorted(path.glob("*.ipynb"))
+        if len(found) != 1:
+            raise SystemExit(f"{path} holds {len(found)} notebooks; submit exactly one .ipynb")
+        path = found[0]
+    grade = grade_notebook(path, int(config["variant"]))
+    write_grade(grade, args.out)
+    if args.gradescope:
+        args.gradescope.parent.mkdir(parents=True, exist_ok=True)
+        args.gradescope.write_text(json.dumps(gradescope_results(grade), indent=1))
+    for e in grade.exercises:
+        print(f"{e.exercise:15s} {e.score:g}/{e.possible:g}  {e.message}")
+    print(grade.error or f"automatic: {grade.total:g} of {grade.possible:g}; written answers in {args.out / 'report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

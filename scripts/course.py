@@ -1,23 +1,24 @@
-"""Build the course's student materials with otter-grader (https://otter-grader.readthedocs.io).
+"""Build the course's materials with otter-grader (https://otter-grader.readthedocs.io) and the companion's grader.
 
     python scripts/course.py --profile cpu          # make course
     python scripts/course.py --sync                 # also refresh the committed student folder course/
 
-One master, `notebooks/course_exercises.md` (the book's chapter, solutions in dropdowns), becomes
-an otter-grader master notebook (`_build/course/master/course_exercises.ipynb`: an ASSIGNMENT CONFIG
-cell, and per exercise a QUESTION with its prompt, SOLUTION and TESTS blocks), from which
-``otter assign`` writes
+One master, `notebooks/course_exercises.md` (the teacher's edition: solutions in dropdowns, model answers to
+the written questions), becomes an otter-grader master notebook (`_build/course/master/course_exercises.ipynb`:
+an ASSIGNMENT CONFIG cell; per exercise a QUESTION with its prompt, SOLUTION and TESTS blocks; per written
+question a manual QUESTION), from which ``otter assign`` writes the student notebook. This script then writes
 
-- `_build/course/student/`: the student notebook (stubs, no solutions; an install cell that
-  fetches the companion on Colab and does nothing in a checkout; ``grader.check`` cells) and its
-  public tests (`tests/<exercise>.py`), copied into the committed `course/` by ``--sync``;
-- `_build/course/autograder/autograder.zip`: the autograder (public and hidden tests), for
-  Gradescope or for local grading with ``otter run -a autograder.zip submission.ipynb``;
-- `_build/course/html/`: the student notebook executed with papermill (every check says "not
-  implemented yet") as a small Jupyter Book.
-
-Every test is one call of a check of :mod:`mspd_core.course` (the same checks the book page runs):
-public tests on the checks' public inputs, hidden tests (``hidden=True``) on other seeded inputs.
+- `_build/course/student/`: the student notebook (stubs, empty written answers, no solutions; an install cell
+  that fetches the student tree on Colab and does nothing in a checkout; ``grader.check`` cells: the student's
+  own feedback on the public cases) and its public tests (`tests/<exercise>.py`), copied into the committed
+  `course/` by ``--sync``;
+- `_build/course/teacher/course_exercises.ipynb`: the solutions notebook (teachers only);
+- `_build/course/autograder/autograder.zip`: the autograder for Gradescope or for local grading
+  (``python -m mspd_core.grading``, ``scripts/grade_class.py``): setup.sh, run_autograder, the lock's hashed
+  lines for torch/NumPy/SciPy/tqdm, the companion's wheel and the hidden cases' variant. It never runs a
+  student's notebook as a whole: each answer runs in its own process (:mod:`mspd_core.grading`);
+- `_build/course/html/`: the student notebook executed with papermill (every check says "not implemented yet")
+  as a small Jupyter Book.
 """
 from __future__ import annotations
 
@@ -36,12 +37,22 @@ OUT = ROOT / "_build" / "course"
 COMMITTED = ROOT / "course"
 NOTEBOOK = "course_exercises.ipynb"
 ANSWER_TAG = "otter_answer_cell"
+STUDENT_BRANCH = "course-student"  # the student tree's branch: Colab's install cell and nbgitpuller fetch it
+STUDENT_README = """# MSPD companion: the course (student tree)
+
+Open `course_exercises.ipynb` (Jupyter, JupyterHub or Colab), run its first cell (it installs the companion from
+`requirements.txt` and `wheels/`), then work through the exercises: replace each `raise NotImplementedError` with
+your code and run the `grader.check` cell below it (feedback on the public cases; your grade comes from your
+teacher's autograder, which also runs hidden cases). Write the two written answers in their cells.
+`tests/` holds the public checks, `zoo/` the small models the open question uses.
+"""
 FENCE = re.compile(r"^\s*````\{(exercise|solution)-(start|end)\}")
 
 
-def assignment_config(url: str) -> str:
-    """Otter Assign's configuration (raw cell): exception-based tests in files, an autograder zip whose
-    Gradescope image installs the companion from the repository."""
+def assignment_config() -> str:
+    """Otter Assign's configuration (raw cell): exception-based tests in files (the student's ``grader.check``),
+    otter's zip is generated only for ``run_tests`` (the solutions pass every test) and then discarded:
+    :func:`autograder_zip` writes the companion's own."""
     return "\n".join([
         "# ASSIGNMENT CONFIG",
         "name: course_exercises",
@@ -50,9 +61,6 @@ def assignment_config(url: str) -> str:
         "export_cell: false",
         "run_tests: true",
         "solutions_pdf: false",
-        "python_version: 3.11",  # Gradescope's image; otter's default (3.9) cannot install mspd-core (>= 3.10)
-        "requirements:",
-        f"  - mspd-core[course] @ git+{url}",
         "generate: true",
         "tests:",
         "  files: true",
@@ -70,25 +78,35 @@ def _tags(cell) -> list[str]:
     return cell.metadata.get("tags", [])
 
 
-GRADING_TEST = """def test_{name}{suffix}({name}):
-    from importlib.util import find_spec, module_from_spec, spec_from_file_location
-    from pathlib import Path
+SELF_CHECK = """def test_{name}({name}):
+    from mspd_core import course
 
-    spec = spec_from_file_location("mspd_grading", Path(find_spec("mspd_core").origin).with_name("grading.py"))
-    grading = module_from_spec(spec)
-    spec.loader.exec_module(grading)
-    grading.grade({name!r}, {name}, hidden={hidden})"""
+    course.require(course.CHECKS[{name!r}]({name}))"""
 
 
 def test_cells(name: str):
-    """The public and the hidden test of one exercise: each runs the exercise's check of mspd_core.course,
-    loaded afresh by mspd_core.grading (public inputs, then other seeded inputs)."""
+    """The exercise's otter test: the student's own check (``grader.check``), on the public cases, in the
+    notebook. Feedback only: grades come from the autograder (:mod:`mspd_core.grading`), which runs each
+    answer in its own process and holds the hidden cases."""
     import nbformat
 
-    public = GRADING_TEST.format(name=name, suffix="", hidden=False)
-    hidden = '""" # BEGIN TEST CONFIG\nhidden: true\n""" # END TEST CONFIG\n' + \
-        GRADING_TEST.format(name=name, suffix="_hidden", hidden=True)
-    return [nbformat.v4.new_code_cell(public), nbformat.v4.new_code_cell(hidden)]
+    return [nbformat.v4.new_code_cell(SELF_CHECK.format(name=name))]
+
+
+def written_question(name: str, model_answer: str):
+    """An otter manual question (graded by hand): its prompt, and the model answer as the SOLUTION that the
+    student edition replaces with an empty answer cell; :mod:`mspd_core.grading` collects the answer."""
+    import nbformat
+
+    from mspd_core.grading import WRITTEN_QUESTIONS
+
+    if name not in WRITTEN_QUESTIONS:
+        raise SystemExit(f"a written cell of {SOURCE.name} names question {name!r}, not one of {', '.join(WRITTEN_QUESTIONS)}")
+    question = WRITTEN_QUESTIONS[name].split(": ", 1)[1]
+    prompt = f"**Written answer, graded by hand.** {question[0].upper()}{question[1:]} Write it in the cell below."
+    return [_raw(f"# BEGIN QUESTION\nname: {name}\nmanual: true\npoints: 1"), nbformat.v4.new_markdown_cell(prompt),
+            _raw("# BEGIN SOLUTION"), nbformat.v4.new_markdown_cell(model_answer), _raw("# END SOLUTION"),
+            _raw("# END QUESTION")]
 
 
 def exercise_name(stub_source: str) -> str:
@@ -142,10 +160,10 @@ def master_notebook(url: str):
     import jupytext
     import nbformat
 
-    from sync_notebooks import setup_cell
+    from sync_notebooks import course_setup_cell
 
     source = jupytext.read(SOURCE)
-    cells = [_raw(assignment_config(url))]
+    cells = [_raw(assignment_config())]
     prompt: list[str] = []  # markdown of the exercise being read (between its fences)
     state = {"exercise": False, "solution": False}
     stub = None
@@ -153,6 +171,9 @@ def master_notebook(url: str):
         tags = _tags(cell)
         if cell.cell_type == "markdown":
             if "score" in tags:
+                continue
+            if "written" in tags:
+                cells += written_question(cell.metadata["question"], cell.source)
                 continue
             for text, inside in markdown_segments(cell.source, state):
                 if inside == "exercise":
@@ -178,7 +199,7 @@ def master_notebook(url: str):
                 {"tags": ["parameters"]} if "parameters" in tags else {}
             cells.append(nbformat.v4.new_code_cell(cell.source, metadata=metadata))
     first_code = next(i for i, c in enumerate(cells) if c.cell_type == "code")
-    cells.insert(first_code, nbformat.v4.new_code_cell(setup_cell(url, "course"), metadata={"tags": ["otter_ignore"]}))
+    cells.insert(first_code, nbformat.v4.new_code_cell(course_setup_cell(url, STUDENT_BRANCH), metadata={"tags": ["otter_ignore"]}))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
     return nb
@@ -244,12 +265,136 @@ Download the notebook (button at the top of the exercises page) together with it
 """
 
 
+AUTOGRADER_NEEDS = ["torch", "numpy", "scipy", "tqdm"]  # what mspd_core.grading imports (with what they need)
+
+SETUP_SH = """#!/usr/bin/env bash
+# The course's autograder: set-up. Gradescope runs this once, as root, when it builds the image (Ubuntu, network).
+# Elsewhere: MSPD_VENV=<folder for the environment> [PYTHON=python3.11] [MSPD_WHEELS=<folder of wheels>] bash setup.sh
+#   MSPD_WHEELS installs offline from that folder only (pip --no-index --find-links).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+venv="${MSPD_VENV:-/autograder/venv}"
+python="${PYTHON:-$(command -v python3.11 || true)}"
+if [ -z "$python" ] && command -v apt-get >/dev/null; then  # Gradescope's Ubuntu image: Python 3.11 from its packages
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv
+  python=python3.11
+fi
+"$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' || {
+  echo "setup.sh: needs Python 3.11 (requirements.txt pins the lock's Python 3.11 releases); set PYTHON=" >&2; exit 1; }
+"$python" -m venv "$venv"
+pip=("$venv/bin/python" -m pip install --disable-pip-version-check -q)
+if [ -n "${MSPD_WHEELS:-}" ]; then pip+=(--no-index --find-links "$MSPD_WHEELS"); fi
+"${pip[@]}" --require-hashes -r "$here/requirements.txt"   # torch, NumPy, SciPy, tqdm as locked, hashes checked
+"${pip[@]}" --no-deps "$here"/wheels/*.whl                  # the companion, from this zip (no repository access)
+"$venv/bin/python" -c "import mspd_core.grading"
+echo "setup.sh: autograder ready in $venv"
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# The course's autograder: grade one submission. Gradescope: /autograder/submission/<one .ipynb> ->
+# /autograder/results/results.json. Elsewhere: MSPD_VENV=... bash run_autograder SUBMISSION.ipynb RESULTS.json
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+config="$here/grading.json"; [ -f "$config" ] || config=/autograder/source/grading.json
+venv="${MSPD_VENV:-/autograder/venv}"
+submission="${1:-/autograder/submission}"
+results="${2:-/autograder/results/results.json}"
+mkdir -p "$(dirname "$results")"
+"$venv/bin/python" -m mspd_core.grading "$submission" --config "$config" -o "$(dirname "$results")/report" \\
+  --gradescope "$results" || {
+  echo '{"score": 0, "output": "The autograder failed on this submission: please tell your teacher."}' > "$results"; exit 1; }
+"""
+
+
+def hidden_variant() -> int:
+    """The hidden cases' variant: drawn anew for each build (only the autograder zip holds it)."""
+    import secrets
+
+    return secrets.randbelow(10**6) + 1
+
+
+def build_wheel(folder: Path) -> Path:
+    """The companion as a wheel (``pip wheel --no-deps``), timestamps from the last commit."""
+    import os
+
+    shutil.rmtree(folder, ignore_errors=True)
+    epoch = subprocess.run(["git", "log", "-1", "--format=%ct"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": epoch or "315532800"}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(folder), str(ROOT)],
+                   check=True, env=env, capture_output=True)
+    shutil.rmtree(ROOT / "build", ignore_errors=True)
+    wheels = sorted(folder.glob("mspd_core-*.whl"))
+    if len(wheels) != 1:
+        raise SystemExit(f"pip wheel wrote {len(wheels)} wheels in {folder}")
+    return wheels[0]
+
+
+def autograder_zip(path: Path, wheel: Path, variant: int) -> Path:
+    """Gradescope's autograder: setup.sh, run_autograder, requirements.txt (the lock's hashed lines for what the
+    grader imports), the companion's wheel and grading.json (the hidden variant). Grading runs
+    :mod:`mspd_core.grading`: each answer in its own process, never the student's notebook as a whole."""
+    import zipfile
+
+    from mspd_core.dependencies import lock_closure, requirements_for
+    from mspd_core.grading import GRADING_FILE, WRITTEN_QUESTIONS
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = {"variant": variant, "exercises": list(__import__("mspd_core.course").course.CHECKS),
+              "written": WRITTEN_QUESTIONS}
+    files = {"setup.sh": SETUP_SH, "run_autograder": RUN_AUTOGRADER, GRADING_FILE: json.dumps(config, indent=1),
+             "requirements.txt": requirements_for(lock_closure(AUTOGRADER_NEEDS)) + "\n"}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644) << 16
+            archive.writestr(info, text)
+        info = zipfile.ZipInfo(f"wheels/{wheel.name}", date_time=(1980, 1, 1, 0, 0, 0))
+        archive.writestr(info, wheel.read_bytes(), zipfile.ZIP_STORED)
+    return path
+
+
+def student_tree(folder: Path, wheel: Path) -> Path:
+    """What students fetch (branch :data:`STUDENT_BRANCH`, ``_build/course/student.zip``): the student notebook and
+    its public tests, the lock as requirements.txt, the companion's wheel (the library, no notebooks) and the zoo's
+    checkpoints for the open question. No solution: ``book_tests/test_course_build.py`` greps every file."""
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(OUT / "student", folder)
+    (folder / "README.md").write_text(STUDENT_README)
+    shutil.copyfile(ROOT / "requirements" / "lock.txt", folder / "requirements.txt")
+    (folder / "wheels").mkdir()
+    shutil.copyfile(wheel, folder / "wheels" / wheel.name)
+    shutil.copytree(ROOT / "data" / "zoo", folder / "zoo")
+    return folder
+
+
+def commit_tree(folder: Path, branch: str) -> str:
+    """Commit ``folder`` as the whole tree of ``branch`` in this repository (on top of its previous commit, if any),
+    without touching the working tree or the index; returns the commit."""
+    import os
+    import tempfile
+
+    def git(*args: str, env: dict | None = None) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, check=True, capture_output=True, text=True,
+                              env={**os.environ, **(env or {})}).stdout.strip()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index"), "GIT_WORK_TREE": str(folder)}
+        git("add", "--all", "--force", ".", env=env)
+        tree = git("write-tree", env=env)
+    parent = subprocess.run(["git", "rev-parse", "--verify", "-q", f"refs/heads/{branch}"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD")
+    commit = git("commit-tree", tree, *(["-p", parent] if parent else []), "-m", f"Student tree of the course, built from {head}")
+    git("update-ref", f"refs/heads/{branch}", commit)
+    return commit
+
+
 def otter(*args: str, cwd: Path) -> None:
     exe = Path(sys.executable).with_name("otter")
     subprocess.run([str(exe), *args], cwd=cwd, check=True)
 
 
-def build(profile: str, sync: bool) -> int:
+def build(profile: str, sync: bool, branch: str | None = None) -> int:
     import nbformat
     import papermill as pm
 
@@ -266,13 +411,17 @@ def build(profile: str, sync: bool) -> int:
     nbformat.write(master_notebook(repository_url()), master)
     otter("assign", "--no-pdfs", str(master), str(OUT / "dist"), cwd=master.parent)  # runs every test on the solutions
     shutil.move(str(OUT / "dist" / "student"), str(OUT / "student"))
-    shutil.move(str(OUT / "dist" / "autograder"), str(OUT / "autograder"))
-    shutil.rmtree(OUT / "dist")
+    (OUT / "teacher").mkdir()
+    shutil.move(str(OUT / "dist" / "autograder" / NOTEBOOK), str(OUT / "teacher" / NOTEBOOK))  # the solutions notebook
+    shutil.rmtree(OUT / "dist")  # otter's own autograder grades inside the student's kernel: replaced below
     normalise(OUT / "student" / NOTEBOOK)
-    zips = sorted((OUT / "autograder").glob("*.zip"))
-    if len(zips) != 1:
-        raise SystemExit(f"otter assign wrote {len(zips)} autograder zips in {OUT / 'autograder'}")
-    zips[0].rename(OUT / "autograder" / "autograder.zip")
+    wheel = build_wheel(OUT / "wheel")
+    autograder_zip(OUT / "autograder" / "autograder.zip", wheel, hidden_variant())
+    student_tree(OUT / "student-tree", wheel)
+    shutil.make_archive(str(OUT / "student"), "zip", OUT / "student-tree")
+    if branch:
+        commit = commit_tree(OUT / "student-tree", branch)
+        print(f"[course] branch {branch} = {commit} (publish it: git push origin {branch})")
     if sync:
         shutil.rmtree(COMMITTED, ignore_errors=True)
         shutil.copytree(OUT / "student", COMMITTED)
@@ -293,7 +442,8 @@ def build(profile: str, sync: bool) -> int:
     shutil.rmtree(OUT / "jb")
     shutil.rmtree(src)
     summary = {"student": str(OUT / "student"), "autograder": str(OUT / "autograder" / "autograder.zip"),
-               "html": str(OUT / "html" / "index.html")}
+               "teacher": str(OUT / "teacher" / NOTEBOOK), "student tree": str(OUT / "student-tree"),
+               "student zip": str(OUT / "student.zip"), "html": str(OUT / "html" / "index.html")}
     print("[course] " + json.dumps(summary, indent=1))
     return 0
 
@@ -302,8 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", help="the profile the student edition's open question runs with")
     parser.add_argument("--sync", action="store_true", help="also copy the student folder into the committed course/")
+    parser.add_argument("--student-branch", nargs="?", const=STUDENT_BRANCH, metavar="BRANCH",
+                        help=f"also commit the student tree to this repository's branch BRANCH (default {STUDENT_BRANCH}), "
+                             "for `git push origin BRANCH`: what Colab's install cell and nbgitpuller fetch")
     args = parser.parse_args(argv)
-    return build(args.profile, args.sync)
+    return build(args.profile, args.sync, args.student_branch)
 
 
 if __name__ == "__main__":

@@ -31,17 +31,26 @@ def notebook_names() -> list[str]:
     return [n for n in ordered if n in sources] + sorted(sources - set(ordered))
 
 
+STUDENT_EDITIONS = {"course_exercises": ROOT / "course" / "course_exercises.ipynb"}
+"""Chapters the book shows in their student edition (no solutions): the committed student notebook is executed,
+in its folder (its public tests beside it), instead of the master ``notebooks/<name>.md`` (the teacher's edition)."""
+
+
 def run(name: str, profile: str, seed: int, device: str, timeout: int | None, out: Path = EXECUTED) -> float:
     import jupytext
     import papermill as pm
 
     out.mkdir(parents=True, exist_ok=True)
-    source = SOURCES / f"{name}.md"
     unexecuted = out / f"{name}.input.ipynb"
-    jupytext.write(jupytext.read(source), unexecuted)
+    if name in STUDENT_EDITIONS:
+        jupytext.write(jupytext.read(STUDENT_EDITIONS[name]), unexecuted)
+        cwd = STUDENT_EDITIONS[name].parent
+    else:
+        jupytext.write(jupytext.read(SOURCES / f"{name}.md"), unexecuted)
+        cwd = SOURCES
     start = time.time()
     pm.execute_notebook(str(unexecuted), str(out / f"{name}.ipynb"), parameters={"profile": profile, "seed": seed, "device": device},
-                        kernel_name="python3", cwd=str(SOURCES), progress_bar=False, execution_timeout=timeout)
+                        kernel_name="python3", cwd=str(cwd), progress_bar=False, execution_timeout=timeout)
     unexecuted.unlink()
     hide_default_parameters(out / f"{name}.ipynb")
     return time.time() - start

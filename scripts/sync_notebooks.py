@@ -31,10 +31,33 @@ if os.path.isdir("mspd-companion/{folder}"):
     os.chdir("mspd-companion/{folder}")  # also after a runtime restart; CIFAR-10 then comes from torchvision's download'''
 
 
+COURSE_SETUP_CELL = '''# Outside a checkout of the companion (Colab, a hub): fetch the student tree (no solutions) and install it.
+# Inside a checkout: nothing. Idempotent: after a runtime restart it only moves back into the student tree.
+import glob, importlib, importlib.util, os, subprocess, sys
+if os.path.isdir("mspd-course"):
+    os.chdir("mspd-course")
+if importlib.util.find_spec("mspd_core") is None:
+    if not os.path.isdir("wheels"):  # the notebook came alone (Colab): the student tree is branch {branch}
+        subprocess.run(["git", "clone", "--depth", "1", "--branch", "{branch}", "{url}", "mspd-course"], check=True)
+        os.chdir("mspd-course")
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["--require-hashes", "-r", "requirements.txt"], check=True)  # the locked set
+    subprocess.run(pip + ["--no-deps", *glob.glob("wheels/*.whl")], check=True)  # the companion (library only)
+    importlib.invalidate_caches()
+if os.path.isdir("zoo"):
+    os.environ["MSPD_ZOO"] = os.path.abspath("zoo")  # the student tree's models (CIFAR-10 comes from torchvision)'''
+
+
 def setup_cell(url: str, folder: str = "notebooks") -> str:
-    """The install cell that starts every notebook handed to readers: the book's twins (``folder``
-    "notebooks") and the course's student notebook ("course"); both install the locked set (otter-grader included)."""
+    """The install cell that starts every notebook of the book handed to readers (its twins): it clones the
+    repository and installs the locked set (otter-grader included)."""
     return SETUP_CELL.format(url=url, folder=folder)
+
+
+def course_setup_cell(url: str, branch: str) -> str:
+    """The install cell of the course's student notebook: it fetches only the student tree (branch ``branch``:
+    the notebook, its public tests, the lock, the companion's wheel, the zoo; no solutions), never the repository."""
+    return COURSE_SETUP_CELL.format(url=url, branch=branch)
 
 
 def repository_url() -> str:

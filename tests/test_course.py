@@ -228,7 +228,7 @@ def test_reversion_check_measures_the_recovery():
 def test_hidden_cases_use_other_inputs_and_accept_the_solutions():
     ns = namespace("solution")
     for name, check in CHECKS.items():
-        assert check(ns[name], hidden=True).passed, name
+        assert check(ns[name], variant=1).passed and check(ns[name], variant=987654).passed, name
 
     public_c = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
 
@@ -236,7 +236,17 @@ def test_hidden_cases_use_other_inputs_and_accept_the_solutions():
         return proj(v, c, e) if torch.equal(c, public_c) else v.clamp(0, 1)
 
     assert course.check_projection(memorised).passed
-    assert not course.check_projection(memorised, hidden=True).passed
+    assert not course.check_projection(memorised, variant=1).passed
+
+
+@pytest.mark.parametrize("exercise, reference", [("forward_epoch", "reference_forward_epoch"),
+                                                 ("backward_epoch", "reference_backward_epoch"), ("proj", "project")])
+def test_a_reference_handed_in_as_the_answer_fails_the_self_check(exercise, reference):
+    """No whitelisted references: an answer that IS the grader's reference (``from mspd_core.course import
+    reference_forward_epoch as forward_epoch``) is a call of the library's own answer, even in the notebook."""
+    answer = getattr(course, reference, None) or project
+    result = CHECKS[exercise](answer)
+    assert not result.passed and "calls the library's" in result.message, result.message
 
 
 def test_every_smooth_diagnosis_differs_from_the_reference():
@@ -265,30 +275,38 @@ def test_committed_student_notebook_has_no_solution_and_every_prompt():
     nb = nbformat.read(ROOT / "course" / "course_exercises.ipynb", as_version=4)
     text = "\n".join(c.source for c in nb.cells)
     assert not [line for line in _solution_lines() if line in text]
-    answers = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", [])]
+    answers = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", []) and c.cell_type == "code"]
     assert len(answers) == 7 and all("raise NotImplementedError" in c.source for c in answers)
+    written = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", []) and c.cell_type == "markdown"]
+    assert [c.source for c in written] == ["_Type your answer here, replacing this text._"] * 2  # no model answer
+    assert "Why paired?" not in text and "Choose a robust" not in text
     for heading in ("Exercise 1: the projection", "Exercise 4: a backward epoch", "Exercise 7: comparing"):
         assert heading in text
     assert "y_rep = y.repeat(N)" in text and "return `1.0`" in text
     assert "{exercise-start}" not in text and "{solution-start}" not in text
     tests = sorted(p.stem for p in (ROOT / "course" / "tests").glob("*.py"))
     assert tests == sorted(CHECKS)
-    assert not any("hidden=True" in p.read_text() for p in (ROOT / "course" / "tests").glob("*.py"))
+    assert not any("hidden=True" in p.read_text() or "variant" in p.read_text() for p in (ROOT / "course" / "tests").glob("*.py"))
 
 
-def test_every_install_cell_clones_the_configured_repository():
-    """One repository URL (_config.yml): every notebook handed to readers and students installs from it."""
+def test_every_install_cell_fetches_from_the_configured_repository():
+    """One repository URL (_config.yml): the book's twins clone it; the student notebook fetches only the student
+    tree (its branch), never the repository with the solutions, and after a restart only moves back into it."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("sync_notebooks", ROOT / "scripts" / "sync_notebooks.py")
     sync = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sync)
     url = sync.repository_url()
-    notebooks = [*sorted((ROOT / "notebooks").glob("*.ipynb")), ROOT / "course" / "course_exercises.ipynb"]
-    for path in notebooks:
-        install = next(c for c in jupytext.read(path).cells if "git\", \"clone\"" in c.source or '"git", "clone"' in c.source)
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        install = next(c for c in jupytext.read(path).cells if '"git", "clone"' in c.source)
         assert f'"{url}"' in install.source, path.name
         assert "github.com" not in install.source.replace(url, ""), path.name
+    student = jupytext.read(ROOT / "course" / "course_exercises.ipynb")
+    install = next(c for c in student.cells if '"git", "clone"' in c.source)
+    assert f'"--branch", "course-student", "{url}", "mspd-course"' in install.source
+    assert install.source.index('os.chdir("mspd-course")') < install.source.index("find_spec")  # restart-safe
+    assert "lock.txt" not in install.source and "-e" not in install.source.split()
 
 
 def test_correct_answers_written_from_the_text_alone_pass():

@@ -1,0 +1,193 @@
+"""The autograder (mspd_core.grading): each answer runs in its own process where the library cannot be
+imported, the checks compare in the grading process, and every cheating trick a review found scores 0 on
+the exercise it cheats (the whole-notebook ones 0 of 7), while the solutions score 7 of 7."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from mspd_core import course
+from mspd_core.grading import (WRITTEN_QUESTIONS, answer_cells, answer_problems, grade_answer, grade_notebook,
+                               gradescope_results, read_notebook, written_answers)
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDENT = ROOT / "course" / "course_exercises.ipynb"
+MASTER = ROOT / "notebooks" / "course_exercises.md"
+VARIANT = 4242  # any hidden variant
+
+
+def solutions() -> dict[str, str]:
+    """Each exercise's solution cell of the master (the teacher's edition)."""
+    found = {}
+    for cell in jupytext.read(MASTER).cells:
+        if "solution" in cell.metadata.get("tags", []):
+            found.update({name: cell.source for name in answer_cells({"cells": [{"cell_type": "code", "source": cell.source}]})})
+    return found
+
+
+def submission(answers: dict[str, str], extra_cells: tuple[str, ...] = ()) -> dict:
+    """The committed student notebook with some answer cells replaced (the others stay stubs) and extra cells."""
+    nb = json.loads(STUDENT.read_text())
+    nb = copy.deepcopy(nb)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            for name, answer in answers.items():
+                if source.startswith(f"def {name}("):
+                    cell["source"] = answer
+    nb["cells"] += [{"cell_type": "code", "metadata": {}, "source": s, "outputs": [], "execution_count": None}
+                    for s in extra_cells]
+    return nb
+
+
+def write(tmp_path: Path, nb: dict) -> Path:
+    path = tmp_path / "submission.ipynb"
+    path.write_text(json.dumps(nb))
+    return path
+
+
+# ---- reading a submission ---------------------------------------------------------------------
+
+def test_answer_cells_take_the_last_definition():
+    nb = {"cells": [{"cell_type": "code", "source": "def proj(v, c, e):\n    return 1"},
+                    {"cell_type": "markdown", "source": "def proj( in text"},
+                    {"cell_type": "code", "source": ["import torch\n", "def proj(v, c, e):\n", "    return 2"]},
+                    {"cell_type": "code", "source": "print(proj)"}]}
+    assert answer_cells(nb) == {"proj": "import torch\ndef proj(v, c, e):\n    return 2"}
+
+
+def test_the_solutions_pass_the_policy_and_the_stubs_do_too():
+    for name, source in solutions().items():
+        assert answer_problems(source) == [], name
+    assert sorted(solutions()) == sorted(course.CHECKS)
+
+
+@pytest.mark.parametrize("source, problem", [
+    ("from mspd_core.course import reference_forward_epoch as forward_epoch", "imports from `mspd_core.course`"),
+    ("import sys\nsys.setprofile(None)", "imports `sys`"),
+    ("import mspd_core", "imports `mspd_core`"),
+    ("from . import course", "imports from `.`"),
+    ("torch.allclose = lambda *a, **k: True", "changes `torch.allclose`"),
+    ("import numpy as n\nn.testing = 1", "changes `n.testing`"),
+    ("exec(open('notebooks/course_exercises.md').read())", "uses `exec`"),
+    ("f = lambda: 0\ng = f.__code__", "uses the attribute `.__code__`"),
+    ("x = getattr(torch, 'allclose')", "uses `getattr`"),
+    ("m = torch.load('x.pt')", "uses the attribute `.load`"),
+    ("b = __builtins__", "uses `__builtins__`"),
+    ("def proj(v, c, e) return v", "not valid Python"),
+])
+def test_the_policy_names_what_it_refuses(source, problem):
+    assert any(problem in p for p in answer_problems(source)), answer_problems(source)
+
+
+def test_written_answers_are_collected(tmp_path):
+    nb = read_notebook(STUDENT)
+    answers = written_answers(nb)
+    assert sorted(answers) == sorted(WRITTEN_QUESTIONS)
+    for cell in nb["cells"]:
+        if "otter_answer_cell" in cell.get("metadata", {}).get("tags", []) and cell["cell_type"] == "markdown":
+            cell["source"] = "Because the pairing removes the images' own variation."
+            break
+    assert written_answers(nb)["mcnemar_why"] == "Because the pairing removes the images' own variation."
+    results = gradescope_results(grade_notebook(write(tmp_path, {"cells": "no"}), VARIANT))
+    assert results["score"] == 0 and "not graded" in results["output"]
+
+
+# ---- grading: one exercise at a time (each in its own process) ---------------------------------
+
+CHEATS = {  # each scored 5/7 or more with no work under in-process grading (issue 36); each must score 0
+    "reference import": ("forward_epoch", "from mspd_core.course import reference_forward_epoch as forward_epoch\n"
+                                          "def forward_epoch(x, x_t, eps, eta, smooth_fn):\n"
+                                          "    return reference_forward_epoch(x, x_t, eps, eta, smooth_fn)"),
+    "setprofile": ("proj", "import sys\nfrom mspd_core.tensors import project\n\n"
+                           "def proj(v, c, e):\n    sys.setprofile(None)\n    return project(v, c, e)"),
+    "relabelled code": ("proj", "import types\nfrom mspd_core.tensors import project\n\n"
+                                "def proj(v, c, e):\n    raise NotImplementedError\n\n"
+                                "proj = types.FunctionType(project.__code__.replace(co_filename='<ipython-input-3>'), "
+                                "project.__globals__, 'proj')"),
+    "allclose": ("proj", "def proj(v, c, e):\n    return v\n\ntorch.allclose = lambda *a, **k: True"),
+    "allclose through an alias": ("proj", "t = torch\nt.allclose = lambda *a, **k: True\n\ndef proj(v, c, e):\n    return v"),
+    "exec from disk": ("reversion", "src = open('../notebooks/course_exercises.md').read()\n"
+                                    "exec(src.split('def reversion')[1].join(['def reversion', '']))\n"
+                                    "def reversion(defense, x_p):\n    return x_p"),
+    "library through a module's globals": ("proj", "def proj(v, c, e):\n"
+                                                   "    return torch.nn.functional.__dict__['torch'].clamp(v, c - e, c + e)"),
+    "import at call time": ("mcgs", "def mcgs(x, eps, eta, smooth_fn):\n"
+                                    "    import importlib\n    m = importlib.import_module('mspd_core.defenses.mspd')\n"
+                                    "    return m.mcgs(x, eps, eta, smooth_fn)"),
+}
+
+
+@pytest.mark.parametrize("trick", sorted(CHEATS))
+def test_each_cheating_trick_scores_zero(trick):
+    name, source = CHEATS[trick]
+    grade = grade_answer(name, source, VARIANT)
+    assert grade.score == 0.0, (trick, grade.message)
+
+
+def test_the_library_cannot_be_imported_where_an_answer_runs():
+    """Past the policy (here: called directly), the answer's process still has no companion to import."""
+    from mspd_core.course_sandbox import SandboxedAnswer
+
+    source = "def proj(v, c, e):\n    from mspd_core.tensors import project\n    return project(v, c, e)"
+    with SandboxedAnswer("proj", source) as answer:
+        check = course.check_projection(answer)
+    assert not check.passed and ("ModuleNotFoundError" in check.message or "ImportError" in check.message), check.message
+
+
+def test_a_sandboxed_answer_is_judged_like_the_same_function_in_process():
+    """The boundary changes nothing for honest answers: the same messages, a changed input seen, a crash named."""
+    from mspd_core.course_sandbox import SandboxedAnswer
+
+    in_place = "def proj(v, c, e):\n    return v.clamp_(min=c - e, max=c + e).clamp_(0, 1)"
+    with SandboxedAnswer("proj", in_place) as answer:
+        assert "changed its input `v` in place" in course.check_projection(answer).message
+    crash = "def proj(v, c, e):\n    return v[100]"
+    with SandboxedAnswer("proj", crash) as answer:
+        assert "your function raised IndexError" in course.check_projection(answer).message
+    helper = "def proj(v, c, e):\n    return my_helper(v)"
+    assert "put helpers and imports in the same cell" in grade_answer("proj", helper, VARIANT).message
+    endless = "def proj(v, c, e):\n    while True:\n        pass"
+    with SandboxedAnswer("proj", endless, call_timeout=3) as answer:
+        assert "no result within 3 s" in course.check_projection(answer).message
+
+
+def test_hidden_cases_catch_an_answer_tuned_to_the_public_ones():
+    """Right on the public inputs only: half a point, and the message says the hidden cases failed."""
+    import torch
+
+    public_corner = float(torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)[0, 0, 0, 0])
+    tuned = ("def proj(v, c, e):\n"
+             f"    if abs(float(c[0, 0, 0, 0]) - {public_corner!r}) < 1e-12:\n"
+             "        return torch.minimum(torch.maximum(v, c - e), c + e).clamp(0, 1)\n"
+             "    return v.clamp(0, 1)")
+    grade = grade_answer("proj", tuned, VARIANT)
+    assert grade.score == 0.5 and "on the hidden cases" in grade.message, grade
+
+
+# ---- whole notebooks ---------------------------------------------------------------------------
+
+OTTER_CHECKER = ("from otter.check.checker import Checker\n"
+                 "Checker.get_results = classmethod(lambda cls: {'proj': 1})\nprint('7 of 7 checks passed')")
+NO_OP_GRADING = ("import mspd_core, pathlib, tempfile\nd = tempfile.mkdtemp()\n"
+                 "pathlib.Path(d, 'grading.py').write_text('def grade(*a, **k): pass')\n"
+                 "mspd_core.__spec__.origin = str(pathlib.Path(d, '__init__.py'))")
+
+
+@pytest.mark.parametrize("extra", [OTTER_CHECKER, NO_OP_GRADING], ids=["otter's Checker rewritten", "no-op grading.py"])
+def test_whole_notebook_tricks_score_nothing(tmp_path, extra):
+    grade = grade_notebook(write(tmp_path, submission({}, (extra,))), VARIANT)
+    assert grade.total == 0.0 and all("not implemented yet" in e.message for e in grade.exercises), grade
+
+
+def test_the_solutions_score_seven_and_a_mixed_submission_its_own_points(tmp_path):
+    grade = grade_notebook(write(tmp_path, submission(solutions())), VARIANT)
+    assert grade.total == 7.0, [(e.exercise, e.message) for e in grade.exercises]
+    mixed = dict(CHEATS.values())
+    mixed["mcnemar"] = solutions()["mcnemar"]
+    grade = grade_notebook(write(tmp_path, submission(mixed)), VARIANT)
+    assert {e.exercise: e.score for e in grade.exercises} == {name: float(name == "mcnemar") for name in course.CHECKS}
