@@ -45,7 +45,7 @@ if importlib.util.find_spec("mspd_core") is None:
     subprocess.run(pip + ["--no-deps", *glob.glob("wheels/*.whl")], check=True)  # the companion (library only)
     importlib.invalidate_caches()
 if os.path.isdir("zoo"):
-    os.environ["MSPD_ZOO"] = os.path.abspath("zoo")  # the student tree's models (CIFAR-10 comes from torchvision)'''
+    os.environ["MSPD_ZOO_DIR"] = os.path.abspath("zoo")  # the student tree's models (CIFAR-10 comes from torchvision)'''
 
 
 def setup_cell(url: str, folder: str = "notebooks") -> str:

@@ -307,6 +307,9 @@ def test_every_install_cell_fetches_from_the_configured_repository():
     assert f'"--branch", "course-student", "{url}", "mspd-course"' in install.source
     assert install.source.index('os.chdir("mspd-course")') < install.source.index("find_spec")  # restart-safe
     assert "lock.txt" not in install.source and "-e" not in install.source.split()
+    from mspd_core.paths import ZOO_ENV
+
+    assert f'os.environ["{ZOO_ENV}"] = os.path.abspath("zoo")' in install.source  # the tree's zoo, before any import
 
 
 def test_correct_answers_written_from_the_text_alone_pass():
