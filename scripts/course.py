@@ -276,8 +276,12 @@ here="$(cd "$(dirname "$0")" && pwd)"
 venv="${MSPD_VENV:-/autograder/venv}"
 python="${PYTHON:-$(command -v python3.11 || true)}"
 if [ -z "$python" ] && command -v apt-get >/dev/null; then  # Gradescope's Ubuntu image: Python 3.11 from its packages
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv
-  python=python3.11
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11 python3.11-venv || true
+  python="$(command -v python3.11 || true)"
+fi
+if [ -z "$python" ]; then  # an image whose packages lack 3.11 (Ubuntu 24.04): a standalone CPython 3.11 through uv
+  python3 -m pip install -q --break-system-packages uv 2>/dev/null || python3 -m pip install -q uv
+  python3 -m uv python install 3.11 && python="$(python3 -m uv python find 3.11)"
 fi
 "$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' || {
   echo "setup.sh: needs Python 3.11 (requirements.txt pins the lock's Python 3.11 releases); set PYTHON=" >&2; exit 1; }
