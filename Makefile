@@ -4,7 +4,7 @@ PROFILE ?= cpu
 PY := .venv/bin/python
 JB := .venv/bin/jupyter-book
 
-.PHONY: lock setup test notebooks notebooks-sync book course check-book paper-dry zoo zoo-check bench clean
+.PHONY: lock setup test notebooks notebooks-sync book course check-book paper-dry zoo zoo-check bench gpu-bundle clean
 
 setup:
 	@bash scripts/setup.sh
@@ -49,6 +49,9 @@ paper-dry: setup
 	MSPD_ROBUSTBENCH_DIR=$(DRY_DIR)/robustbench $(PY) -m mspd_core.zoo.dry --imagenet-folder $(DRY_DIR)/imagenet
 	MSPD_ROBUSTBENCH_DIR=$(DRY_DIR)/robustbench MSPD_IMAGENET=$(DRY_DIR)/imagenet \
 	  $(PY) scripts/run_notebooks.py --profile paper-dry --out $(DRY_DIR)/notebooks
+
+gpu-bundle: setup
+	$(PY) scripts/gpu_bundle.py
 
 zoo: setup
 	$(PY) -m mspd_core.zoo.train --all
