@@ -7,8 +7,8 @@ The notebook is read, never executed as a whole. For each exercise
 1. its answer is the last code cell that defines the exercise's function (:func:`answer_cells`);
 2. the cell is read (not run) and refused if it imports anything but torch, NumPy, SciPy, math and a
    few standard helpers, or uses the doors out of its own code: ``exec``/``eval``/``open``/
-   ``getattr``..., dunder attributes, ``sys``/``os``/``load``... attributes, or assignments to a
-   module's attributes (:func:`answer_problems`);
+   ``getattr``..., private and dunder attributes (``_C``, ``__code__``), ``sys``/``os``/``load``/``jit``...
+   attributes, or assignments to a module's attributes (:func:`answer_problems`);
 3. the cell runs in a fresh Python process where the companion cannot be imported
    (:class:`mspd_core.course_sandbox.SandboxedAnswer`), with only the earlier exercises' references
    callable; the check of :mod:`mspd_core.course` runs here, in the grading process, on the public
@@ -34,14 +34,15 @@ from pathlib import Path
 from .course import CHECKS, earlier_references
 
 NOTEBOOK_ANSWER_NAMES = {name: f"def {name}(" for name in CHECKS}
-ALLOWED_MODULES = frozenset({"torch", "numpy", "scipy", "math", "typing", "functools", "itertools", "collections",
-                             "__future__"})
+ALLOWED_MODULES = frozenset({"torch", "numpy", "scipy", "math", "functools", "itertools", "collections", "__future__"})
+# not typing: typing.get_type_hints evaluates string annotations, a door out that reads as an annotation
 FORBIDDEN_NAMES = frozenset({"exec", "eval", "compile", "open", "__import__", "globals", "locals", "vars", "getattr",
                              "setattr", "delattr", "breakpoint", "input", "help", "exit", "quit", "memoryview"})
 FORBIDDEN_ATTRIBUTES = frozenset({
     "sys", "os", "builtins", "importlib", "subprocess", "multiprocessing", "modules", "ctypes", "ctypeslib",
     "cpp_extension", "load", "loads", "load_inline", "load_library", "fromfile", "loadtxt", "genfromtxt", "memmap",
-    "read_array", "package", "PackageImporter", "import_module", "system", "popen", "hub",
+    "read_array", "package", "PackageImporter", "import_module", "system", "popen", "hub", "jit", "fx", "f2py",
+    "from_file", "DataSource", "io",
     "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "gi_frame", "cr_frame", "ag_frame", "tb_frame",
 })
 WRITTEN_QUESTIONS = {"mcnemar_why": "Exercise 7: why is a paired test better than two separate intervals?",
@@ -119,7 +120,7 @@ def answer_problems(source: str) -> list[str]:
         elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or node.id.startswith("__")):
             problems.append(f"uses `{node.id}`")
         elif isinstance(node, ast.Attribute):
-            if node.attr.startswith("__") or node.attr in FORBIDDEN_ATTRIBUTES:
+            if node.attr.startswith("_") or node.attr in FORBIDDEN_ATTRIBUTES:  # private attributes: the libraries' internals
                 problems.append(f"uses the attribute `.{node.attr}`")
             if isinstance(node.ctx, (ast.Store, ast.Del)) and _root_name(node) in modules:
                 problems.append(f"changes `{ast.unparse(node)}`, a library's own attribute")
@@ -199,7 +200,7 @@ def grade_answer(name: str, source: str | None, variant: int, answer=None) -> Ex
         if answer is not None:
             answer.close()
         return ExerciseGrade(name, 0.0, "not graded: your answer cell " + "; ".join(problems) + ". Answers may import "
-                             "only torch, numpy, scipy, math and typing/functools/itertools/collections, and must not "
+                             "only torch, numpy, scipy, math and functools/itertools/collections, and must not "
                              "reach outside their own code")
     answer = answer if answer is not None else _sandboxed(name, source)
     with answer:

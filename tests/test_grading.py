@@ -79,6 +79,9 @@ def test_the_solutions_pass_the_policy_and_the_stubs_do_too():
     ("m = torch.load('x.pt')", "uses the attribute `.load`"),
     ("b = __builtins__", "uses `__builtins__`"),
     ("def proj(v, c, e) return v", "not valid Python"),
+    ("import typing\ndef f(x: \"__import__('os')\"): pass\ntyping.get_type_hints(f)", "imports `typing`"),
+    ("m = torch._C", "uses the attribute `._C`"),
+    ("f = torch.jit.script(lambda x: x)", "uses the attribute `.jit`"),
 ])
 def test_the_policy_names_what_it_refuses(source, problem):
     assert any(problem in p for p in answer_problems(source)), answer_problems(source)
