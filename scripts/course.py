@@ -172,6 +172,8 @@ def master_notebook(url: str):
         if cell.cell_type == "markdown":
             if "score" in tags:
                 continue
+            if "teacher-only" in tags:
+                continue
             if "written" in tags:
                 cells += written_question(cell.metadata["question"], cell.source)
                 continue

@@ -279,7 +279,7 @@ def test_committed_student_notebook_has_no_solution_and_every_prompt():
     assert len(answers) == 7 and all("raise NotImplementedError" in c.source for c in answers)
     written = [c for c in nb.cells if "otter_answer_cell" in c.metadata.get("tags", []) and c.cell_type == "markdown"]
     assert [c.source for c in written] == ["_Type your answer here, replacing this text._"] * 2  # no model answer
-    assert "Why paired?" not in text and "Choose a robust" not in text
+    assert "Why paired?" not in text and "Choose a robust" not in text and "teacher's edition (solutions" not in text
     for heading in ("Exercise 1: the projection", "Exercise 4: a backward epoch", "Exercise 7: comparing"):
         assert heading in text
     assert "y_rep = y.repeat(N)" in text and "return `1.0`" in text
