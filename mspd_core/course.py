@@ -190,7 +190,8 @@ def _run(exercise: str, fn: Callable, *args, references: Mapping[str, Callable] 
     references = dict(references or {})
     if not sandboxed:
         fn = with_references(fn, references)
-    allowed = {a.__code__ for a in [*args, *references.values()] if isinstance(a, types.FunctionType)}
+    wrapped = [project] if "proj" in references else []  # the library's Proj itself, which reference_proj wraps
+    allowed = {a.__code__ for a in [*args, *references.values(), *wrapped] if isinstance(a, types.FunctionType)}
     snapshots = [_snapshot(a) for a in args]
     calls: list[str] = []
     previous = sys.getprofile()
@@ -348,7 +349,12 @@ def reference_backward_epoch(x: Tensor, x_t: Tensor, eps: float, eta: float, smo
     return project(x_t - eta * (smooth_fn(x_t, False) - x_t), x, eps)
 
 
-REFERENCES = {"proj": project, "forward_epoch": reference_forward_epoch, "backward_epoch": reference_backward_epoch}
+def reference_proj(v: Tensor, c: Tensor, e: float) -> Tensor:
+    """Proj(v, c, e) (SPEC), under the exercise's own parameter names (an answer may call ``proj(v, c, e=eps)``)."""
+    return project(v, c, e)
+
+
+REFERENCES = {"proj": reference_proj, "forward_epoch": reference_forward_epoch, "backward_epoch": reference_backward_epoch}
 """The exercises whose reference a later exercise is judged with (exercise function name -> reference)."""
 
 

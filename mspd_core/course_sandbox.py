@@ -20,6 +20,7 @@ import io
 import os
 import pickle
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -33,7 +34,9 @@ import torch
 from torch import nn
 
 WORKER = Path(__file__).resolve().with_name("course_worker.py")
-CALL_TIMEOUT = 120.0  # seconds for one call of the answer (the checks' inputs take milliseconds)
+CALL_TIMEOUT = 120.0  # seconds for one call of the answer, callbacks included (the checks' inputs take milliseconds)
+MAX_CALLBACKS = 10_000  # callbacks one call of the answer may make
+MAX_FRAME = 1 << 28  # bytes of one reply (256 MiB; the checks' tensors are a few kB)
 START_TIMEOUT = 120.0  # seconds to start Python, import torch and run the answer cell
 
 
@@ -73,9 +76,11 @@ class SandboxedAnswer:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MSPD_"))}
         env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
         self._process = subprocess.Popen([sys.executable, "-I", str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL, cwd=self._folder.name, env=env)
+                                         stderr=None if os.environ.get("MSPD_GRADING_DEBUG") else subprocess.DEVNULL, cwd=self._folder.name, env=env,
+                                         start_new_session=True)  # its own process group: close() ends all of it
         self._send({"source": source, "name": name, "references": sorted(self._callbacks), "folder": self._folder.name})
         self._ready: dict | None = None
+        self._closed = False
         self.__signature__ = inspect.Signature()
 
     # ---- the protocol -----------------------------------------------------------------------
@@ -103,11 +108,10 @@ class SandboxedAnswer:
             data += chunk
         return data
 
-    def _receive(self, timeout: float):
+    def _receive(self, deadline: float, timeout: float):
         self._timeout = timeout
-        deadline = time.monotonic() + timeout
         (size,) = struct.unpack("<Q", self._read(8, deadline))
-        if size > 1 << 30:
+        if size > MAX_FRAME:
             self.close()
             raise answer_exception("RuntimeError", "your answer's process sent something that is not a result")
         try:
@@ -116,17 +120,39 @@ class SandboxedAnswer:
             self.close()
             raise answer_exception("RuntimeError", "your answer's process sent something that is not a result") from None
 
+    def _serve(self, timeout: float) -> dict:
+        """The next reply that is not a callback, serving the answer's callbacks meanwhile; one deadline for all."""
+        deadline = time.monotonic() + timeout
+        for _ in range(MAX_CALLBACKS):
+            reply = self._receive(deadline, timeout)
+            if not isinstance(reply, dict) or reply.get("kind") != "call":
+                return reply if isinstance(reply, dict) else {}
+            try:
+                function = self._callbacks[str(reply["key"])]
+                args = [self._decode(a) for a in reply.get("args", [])]
+                kwargs = {str(k): self._decode(v) for k, v in dict(reply.get("kwargs", {})).items()}
+                value = function(*args, **kwargs)
+                self._send({"kind": "return", "value": value.detach() if isinstance(value, torch.Tensor) else value})
+            except Exception as err:  # noqa: BLE001 - the answer passed the callback something it cannot take
+                self._send({"kind": "raise", "message": f"{type(err).__name__}: {err}"})
+        self.close()
+        raise answer_exception("RuntimeError", f"your answer called the grader's functions more than {MAX_CALLBACKS} times")
+
     def ready(self) -> None:
         """Wait until the answer cell has run (raises the cell's own error, e.g. a SyntaxError or NameError)."""
         if self._ready is None:
-            self._ready = self._receive(self.start_timeout)
+            self._ready = self._serve(self.start_timeout)
             if self._ready.get("kind") == "setup-error":
                 self.close()
             elif self._ready.get("kind") == "ready":
                 self.__signature__ = inspect.Signature(
                     [inspect.Parameter(str(p), inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in self._ready["parameters"]])
+            else:
+                self.close()
+                self._ready = {"kind": "setup-error", "type": "RuntimeError",
+                               "message": "your answer's process sent something that is not a result"}
         if self._ready.get("kind") == "setup-error":
-            raise answer_exception(str(self._ready["type"]), f"(while running your cell) {self._ready['message']}")
+            raise answer_exception(str(self._ready["type"]), f"(while running your cell) {str(self._ready['message'])[:500]}")
 
     # ---- calls ------------------------------------------------------------------------------
 
@@ -148,36 +174,37 @@ class SandboxedAnswer:
     def __call__(self, *args):
         self.ready()
         self._send({"kind": "call", "args": [self._encode(a) for a in args]})
-        while True:
-            reply = self._receive(self.call_timeout)
-            kind = reply.get("kind")
-            if kind == "call":
-                try:
-                    value = self._callbacks[reply["key"]](*[self._decode(a) for a in reply["args"]])
-                    self._send({"kind": "return", "value": value.detach() if isinstance(value, torch.Tensor) else value})
-                except Exception as err:  # noqa: BLE001 - the answer passed the callback something it cannot take
-                    self._send({"kind": "raise", "message": f"{type(err).__name__}: {err}"})
-                continue
-            if kind == "not-implemented":
-                raise NotImplementedError
-            if kind == "raise":
-                raise answer_exception(str(reply["type"]), str(reply["message"]))
-            if kind != "result":
-                raise answer_exception("RuntimeError", "your answer's process sent something that is not a result")
-            for index, value in reply.get("changed", {}).items():
-                _copy_into(args[int(index)], value)
-            return _placeholder(str(reply["other"])) if "other" in reply else reply["value"]
+        reply = self._serve(self.call_timeout)
+        kind = reply.get("kind")
+        if kind == "not-implemented":
+            raise NotImplementedError
+        if kind == "raise":
+            raise answer_exception(str(reply["type"]), str(reply["message"])[:500])
+        if kind != "result":
+            self.close()
+            raise answer_exception("RuntimeError", "your answer's process sent something that is not a result")
+        for index, value in dict(reply.get("changed", {})).items():
+            if isinstance(index, int) and 0 <= index < len(args):
+                _copy_into(args[index], _plain(value))
+        return _placeholder(str(reply["other"])) if "other" in reply else _plain(reply.get("value"))
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self._process.poll() is None:
             try:
                 self._send({"kind": "stop"})
                 self._process.wait(timeout=5)
             except Exception:  # noqa: BLE001 - stopping anyway
                 pass
-            if self._process.poll() is None:
-                self._process.kill()
-                self._process.wait()
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)  # the worker and anything it started
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
         for stream in (self._process.stdin, self._process.stdout):
             try:
                 stream.close()
@@ -190,6 +217,18 @@ class SandboxedAnswer:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _plain(value):
+    """A returned value the checks can compare: real tensors on the CPU (strided), numbers, containers of them;
+    anything else stands for its type's name (``return a torch.Tensor, got ...``)."""
+    if isinstance(value, torch.Tensor):
+        if value.device.type != "cpu" or value.layout != torch.strided or value.is_complex() or value.is_quantized:
+            return _placeholder(f"{value.dtype} tensor on {value.device.type} ({value.layout})")
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
 
 
 def _copy_into(target, value) -> None:

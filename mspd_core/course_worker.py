@@ -1,17 +1,27 @@
 """The process a course answer runs in when it is graded (started by :mod:`mspd_core.course_sandbox`).
 
 Run as a script (``python -I course_worker.py``), never imported: it imports only the standard library,
-NumPy and torch. Before the student's cell runs, the companion (``mspd_core``: its solution functions
-and the grader's references), otter-grader and the course tests are made unimportable, the protocol
-moves off stdout (a ``print`` in the answer goes to stderr) and the working folder is an empty
-temporary one. The answer cell is executed in a namespace holding ``torch``, ``np``, ``F`` and, for a
-later exercise, proxies of the earlier exercises' reference functions: calling one runs the reference
-in the grading process (:mod:`mspd_core.course_sandbox`), so no reference code is ever in here.
+NumPy, SciPy and torch. Before the student's cell runs:
+
+- the protocol moves off stdout (a ``print`` in the answer goes to stderr) and the working folder is an
+  empty temporary one;
+- the companion (``mspd_core``: its solution functions and the grader's references), otter-grader and the
+  course tests are marked unimportable, and what an answer may use is imported and warmed up;
+- an audit hook (:pep:`578`; it cannot be removed from Python code) refuses, for the rest of the process:
+  importing any package not already loaded; ``compile``/``exec``/``eval`` (but the one ``exec`` of the cell);
+  opening files outside Python's own installation (writing outside the temporary folder); processes,
+  signals, sockets, ``ctypes``, ``mmap``; frame, garbage-collector and code-object introspection; and
+  unpickling anything but torch's, NumPy's and ``collections``' types.
+
+The answer cell is executed in a namespace holding ``torch``, ``np``, ``F`` and, for a later exercise,
+proxies of the earlier exercises' reference functions: calling one runs the reference in the grading
+process, so no reference code is ever in here.
 
 Protocol (length-prefixed frames): the grader sends pickles (it is the trusted side); this process
 answers with ``torch.save`` frames that the grader reads with ``weights_only=True`` (tensors, numbers,
 strings, lists, tuples, dicts only), so nothing sent from here can run code in the grader.
 """
+import inspect
 import io
 import os
 import pickle
@@ -19,6 +29,13 @@ import struct
 import sys
 
 BLOCKED = ("mspd_core", "otter", "tests", "course", "grading", "grade_class", "scripts")
+REFUSED_EVENTS = ("os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.fork", "os.forkpty", "os.kill", "os.killpg",
+                  "os.startfile", "os.remove", "os.rename", "os.rmdir", "os.truncate", "os.chmod", "os.chown", "os.link",
+                  "os.symlink", "os.putenv", "os.unsetenv", "subprocess.", "pty.", "socket.", "ctypes.", "mmap.",
+                  "signal.", "marshal.", "code.__new__", "function.__new__", "sys._getframe", "sys._current_frames",
+                  "sys.setprofile", "sys.settrace", "gc.get_", "cpython.", "shutil.", "webbrowser.", "urllib.", "ftplib.",
+                  "http.", "imaplib.", "poplib.", "smtplib.", "telnetlib.", "resource.setrlimit", "fcntl.", "msvcrt.")
+UNPICKLABLE_FROM = ("torch", "numpy", "collections", "copyreg")
 
 
 def _read_exact(stream, size: int) -> bytes:
@@ -31,6 +48,69 @@ def _read_exact(stream, size: int) -> bytes:
     return data
 
 
+def _warm_up(torch, np, F) -> None:
+    """What honest answers call, once, so that its lazy imports happen before the audit hook refuses imports."""
+    from scipy.stats import binomtest
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(2 * 4 * 4, 10)).double()
+    x = torch.rand(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
+    loss = F.cross_entropy(model(x), torch.tensor([1, 2]), reduction="sum")
+    (grad,) = torch.autograd.grad(loss, x)
+    torch.clamp(torch.minimum(torch.maximum(x.detach(), x.detach() - 0.1), x.detach() + 0.1), 0, 1).sign().mean(0)
+    grad.reshape(2, -1).repeat(2, 1).repeat_interleave(2, 0)[None].expand(3, -1, -1)
+    np.sum(np.array([True, False]) & ~np.array([False, False])), float(binomtest(3, 5, 0.5).pvalue)
+    str(grad), repr(np.float64(1.0)), f"{grad.max():.3f}"
+    torch.save({"value": grad, "changed": {0: grad}, "other": "x"}, io.BytesIO())  # the protocol's own lazy imports
+    pickle.loads(pickle.dumps([model, np.zeros(2, dtype=bool), ("__callback__", "x")]))
+
+
+def audit_hook(code, folder: str, allowed_top: frozenset):
+    """The hook that keeps the answer inside its own code (see the module's docstring)."""
+    state = {"cell_ran": False}
+    folder = os.path.realpath(folder)
+    readable = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                                            *[p for p in sys.path if p and os.path.isdir(p)]})
+
+    def refuse(event: str) -> None:
+        raise RuntimeError(f"the grader's sandbox refused {event}: answers must not reach outside their own code")
+
+    def hook(event: str, args) -> None:
+        if event == "exec":
+            if args and args[0] is code and not state["cell_ran"]:
+                state["cell_ran"] = True
+                return
+            refuse("exec/eval")
+        if event == "compile":
+            refuse("compile")
+        if event == "import":
+            name = str(args[0]) if args else ""
+            if name.split(".")[0] not in allowed_top or name.split(".")[0] in BLOCKED:
+                refuse(f"importing {name}")
+            return
+        if event == "open":
+            path, mode = args[0], args[1] if len(args) > 1 else "r"
+            if isinstance(path, int):
+                return  # an already open descriptor
+            real = os.path.realpath(os.fsdecode(path)) if isinstance(path, (str, bytes, os.PathLike)) else ""
+            writes = isinstance(mode, str) and any(c in mode for c in "wax+")
+            if isinstance(mode, int):  # os.open's flags
+                writes = bool(mode & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND))
+            if (real + os.sep).startswith(folder + os.sep):
+                return
+            if writes or not real.startswith(readable):
+                refuse(f"opening {real or path!r}")
+            return
+        if event == "pickle.find_class":
+            if str(args[0]).split(".")[0] not in UNPICKLABLE_FROM:
+                refuse(f"unpickling {args[0]}.{args[1]}")
+            return
+        if event.startswith(REFUSED_EVENTS):
+            refuse(event)
+
+    return hook
+
+
 def main() -> None:
     protocol_out = os.fdopen(os.dup(1), "wb")
     protocol_in = os.fdopen(os.dup(0), "rb")
@@ -39,13 +119,20 @@ def main() -> None:
     os.dup2(devnull, 0)
     sys.stdout = sys.stderr
 
+    import math  # noqa: F401 - what answers may import, loaded before the hook refuses new imports
+    import functools  # noqa: F401
+    import itertools  # noqa: F401
+    import collections  # noqa: F401
+
     import numpy as np
+    import scipy.stats  # noqa: F401
     import torch
     import torch.nn.functional as F
 
     torch.set_num_threads(1)
     for name in BLOCKED:
         sys.modules[name] = None  # `import mspd_core` (or any of its modules) now raises ImportError
+    _warm_up(torch, np, F)
 
     def send(message) -> None:
         buffer = io.BytesIO()
@@ -78,8 +165,9 @@ def main() -> None:
         raise TypeError(f"the grader's functions take tensors and numbers, not {type(value).__name__}")
 
     def callback(key):
-        def call(*args):
-            send({"kind": "call", "key": key, "args": outgoing(list(args))})
+        def call(*args, **kwargs):
+            send({"kind": "call", "key": key, "args": outgoing(list(args)),
+                  "kwargs": {str(k): outgoing(v) for k, v in kwargs.items()}})
             reply = receive()
             if reply["kind"] == "raise":
                 raise RuntimeError(reply["message"])
@@ -99,7 +187,14 @@ def main() -> None:
     for name in setup["references"]:
         namespace[name] = callback(name)
     try:
-        exec(compile(setup["source"], "<your answer cell>", "exec"), namespace)  # noqa: S102 - the point of this process
+        code = compile(setup["source"], "<your answer cell>", "exec")
+    except BaseException as err:  # noqa: BLE001 - reported to the grader, which fails the exercise
+        send({"kind": "setup-error", "type": type(err).__name__, "message": str(err)})
+        return
+    allowed_top = frozenset(n.split(".")[0] for n, m in sys.modules.items() if m is not None) - set(BLOCKED)
+    sys.addaudithook(audit_hook(code, setup["folder"], allowed_top))
+    try:
+        exec(code, namespace)  # noqa: S102 - the point of this process
     except BaseException as err:  # noqa: BLE001 - reported to the grader, which fails the exercise
         send({"kind": "setup-error", "type": type(err).__name__, "message": str(err)})
         return
@@ -107,11 +202,9 @@ def main() -> None:
     if not callable(fn):
         send({"kind": "setup-error", "type": "NameError", "message": f"the cell defines no function `{setup['name']}`"})
         return
-    import inspect
-
     try:
         parameters = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError):
         parameters = []
     send({"kind": "ready", "parameters": parameters})
     while True:
@@ -127,7 +220,7 @@ def main() -> None:
             send({"kind": "not-implemented"})
             continue
         except BaseException as err:  # noqa: BLE001 - the student's code crashed: the grader says how
-            send({"kind": "raise", "type": type(err).__name__, "message": str(err)})
+            send({"kind": "raise", "type": type(err).__name__, "message": str(err)[:500]})
             continue
         changed = {}
         for i, (arg, snapshot) in enumerate(zip(args, before)):
@@ -137,7 +230,7 @@ def main() -> None:
                 changed[i] = outgoing(arg)
         try:
             value = {"kind": "result", "value": outgoing(result), "changed": changed}
-        except TypeError:
+        except (TypeError, RuntimeError):
             value = {"kind": "result", "other": type(result).__name__, "changed": changed}
         send(value)
 

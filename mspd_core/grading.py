@@ -4,15 +4,19 @@
 
 The notebook is read, never executed as a whole. For each exercise
 
-1. its answer is the last code cell that defines the exercise's function (:func:`answer_cells`);
+1. its answer is the last code cell that defines the exercise's function (:func:`answer_cells`), of which
+   only the imports, definitions and assignments to names run (:func:`runnable_part`);
 2. the cell is read (not run) and refused if it imports anything but torch, NumPy, SciPy, math and a
-   few standard helpers, or uses the doors out of its own code: ``exec``/``eval``/``open``/
-   ``getattr``..., private and dunder attributes (``_C``, ``__code__``), ``sys``/``os``/``load``/``jit``...
-   attributes, or assignments to a module's attributes (:func:`answer_problems`);
-3. the cell runs in a fresh Python process where the companion cannot be imported
-   (:class:`mspd_core.course_sandbox.SandboxedAnswer`), with only the earlier exercises' references
-   callable; the check of :mod:`mspd_core.course` runs here, in the grading process, on the public
-   cases and then on the hidden ones (a variant kept in the autograder zip).
+   few standard helpers (or a refused name from them), or uses the doors out of its own code:
+   ``exec``/``eval``/``open``/``getattr``..., private and dunder attributes (``_C``, ``__code__``),
+   ``sys``/``os``/``load``/``jit``... attributes, or assignments to a module's attributes
+   (:func:`answer_problems`);
+3. the cell runs in a fresh Python process where the companion cannot be imported and an audit hook
+   refuses what the reading misses: new imports, ``compile``/``exec``, files outside Python's
+   installation, processes, signals, sockets, ``ctypes`` (:class:`mspd_core.course_sandbox.SandboxedAnswer`,
+   :mod:`mspd_core.course_worker`), with only the earlier exercises' references callable; the check of
+   :mod:`mspd_core.course` runs here, in the grading process, on the public cases and then on the
+   hidden ones (a variant kept in the autograder zip).
 
 Half a point for the public cases, half for the hidden ones. So printing "7 of 7", overwriting the
 checks, otter's ``Checker``, ``torch.allclose`` or ``sys.setprofile``, importing the grader's
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import html
 import json
 import sys
@@ -42,9 +47,12 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "sys", "os", "builtins", "importlib", "subprocess", "multiprocessing", "modules", "ctypes", "ctypeslib",
     "cpp_extension", "load", "loads", "load_inline", "load_library", "fromfile", "loadtxt", "genfromtxt", "memmap",
     "read_array", "package", "PackageImporter", "import_module", "system", "popen", "hub", "jit", "fx", "f2py",
-    "from_file", "DataSource", "io",
+    "from_file", "DataSource", "io", "pickle", "marshal", "dill", "cloudpickle", "shelve", "runpy", "code", "codeop",
+    "types", "inspect", "gc", "posix", "signal", "socket", "threading", "distributed", "mmap", "shutil", "pathlib",
     "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "gi_frame", "cr_frame", "ag_frame", "tb_frame",
 })
+ALLOWED_DUNDERS = frozenset({"__init__"})  # super().__init__() in a helper class
+MAGIC = re.compile(r"^[ \t]*[%!].*$", re.M)  # IPython line and cell magics (%%time, !pip ...): not Python
 WRITTEN_QUESTIONS = {"mcnemar_why": "Exercise 7: why is a paired test better than two separate intervals?",
                      "open_question": "Open question: why does a non-robust backbone not transfer?"}
 """The questions graded by hand (otter's manual questions): name -> what it asks."""
@@ -52,33 +60,72 @@ OTTER_ANSWER_PROMPT = "_Type your answer here, replacing this text._"  # otter's
 GRADING_FILE = "grading.json"  # inside the autograder zip: the hidden cases' variant, the points
 
 
+def cell_source(cell) -> str:
+    """A cell's text (a string or nbformat's list of lines); "" for anything else."""
+    if not isinstance(cell, dict):
+        return ""
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        return "".join(line for line in source if isinstance(line, str))
+    return source if isinstance(source, str) else ""
+
+
+def parse_cell(source: str) -> ast.Module | None:
+    """The cell as Python (IPython magics blanked out), or None when it is not Python."""
+    try:
+        return ast.parse(MAGIC.sub("", source))
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+
+
+def _defines(node: ast.stmt) -> list[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+        return [node.target.id]
+    return []
+
+
 def answer_cells(notebook: dict) -> dict[str, str]:
-    """Each exercise's answer: the source of the LAST code cell defining its function at the top level (a
-    notebook runs top to bottom, so a later definition wins). Exercises no cell defines are absent."""
+    """Each exercise's answer: the source of the LAST code cell defining its function at the top level (``def`` or
+    ``name = lambda ...``; a notebook runs top to bottom, so a later definition wins). Exercises no cell defines are
+    absent."""
     found: dict[str, str] = {}
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") != "code":
+    cells = notebook.get("cells", []) if isinstance(notebook, dict) else []
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = "".join(cell["source"]) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
+        source = cell_source(cell)
+        tree = parse_cell(source)
+        if tree is None:
             names = [n for n, start in NOTEBOOK_ANSWER_NAMES.items() if start in source]
         else:
-            names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.name in CHECKS]
+            names = [name for node in tree.body for name in _defines(node) if name in CHECKS]
         for name in names:
             found[name] = source
     return found
 
 
+def runnable_part(source: str) -> str:
+    """What of an answer cell runs when it is graded: its imports, definitions and assignments to names, in order.
+    Everything else at the top level (a check call, a print, a sanity test) is left out, as it would be in a module."""
+    tree = parse_cell(source)
+    if tree is None:
+        return source
+    kept = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef,
+                                                              ast.AsyncFunctionDef, ast.ClassDef))
+            or (isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                and all(isinstance(t, ast.Name) for t in (node.targets if isinstance(node, ast.Assign) else [node.target])))]
+    return "\n".join(ast.unparse(node) for node in kept) + "\n"
+
+
 def is_stub(source: str) -> bool:
     """Whether an answer cell is still the student notebook's stub: one function whose body only raises
     ``NotImplementedError`` (graded "not implemented yet" without starting a process)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return False
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+    tree = parse_cell(source)
+    if tree is None or len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
         return False
     body = tree.body[0].body
     return len(body) == 1 and isinstance(body[0], ast.Raise) and isinstance(body[0].exc, (ast.Name, ast.Call)) and \
@@ -95,32 +142,66 @@ def _imported_names(tree: ast.AST) -> set[str]:
     return names | {"torch", "np", "F"}
 
 
+def _bound_names(tree: ast.AST) -> set[str]:
+    """Names the cell binds itself (assignments, definitions, parameters, imports, loop and with targets)."""
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return bound
+
+
 def _root_name(node: ast.AST) -> str | None:
     while isinstance(node, (ast.Attribute, ast.Subscript)):
         node = node.value
     return node.id if isinstance(node, ast.Name) else None
 
 
+def _refused_attribute(name: str) -> bool:
+    return (name.startswith("_") and name not in ALLOWED_DUNDERS) or name in FORBIDDEN_ATTRIBUTES
+
+
 def answer_problems(source: str) -> list[str]:
-    """Why an answer cell is refused without being run (empty when it may run): a syntax error, an import
-    outside ``ALLOWED_MODULES``, a forbidden builtin, a dunder or forbidden attribute, or an assignment to an
-    attribute of a module (``torch.allclose = ...``)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as err:
-        return [f"the cell is not valid Python (line {err.lineno}: {err.msg})"]
+    """Why an answer cell is refused without being run (empty when it may run): not Python, an import outside
+    ``ALLOWED_MODULES`` or of a refused name (``from numpy import __builtins__``, ``from torch.serialization import
+    os``), a forbidden builtin the cell does not define itself, a private, dunder or forbidden attribute, or an
+    assignment to an attribute of a module (``torch.allclose = ...``). Only :func:`runnable_part` is judged (and run).
+    The audit hook of :mod:`mspd_core.course_worker` refuses at run time what this reading misses."""
+    tree = parse_cell(runnable_part(source))
+    if tree is None:
+        original = parse_cell(source)
+        if original is None:
+            try:
+                ast.parse(MAGIC.sub("", source))
+            except SyntaxError as err:
+                return [f"the cell is not valid Python (line {err.lineno}: {err.msg})"]
+            except (ValueError, MemoryError, RecursionError) as err:
+                return [f"the cell is not valid Python ({type(err).__name__})"]
+        return ["the cell is not valid Python"]
     problems: list[str] = []
     modules = _imported_names(tree)
+    bound = _bound_names(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            problems += [f"imports `{a.name}`" for a in node.names if a.name.split(".")[0] not in ALLOWED_MODULES]
+            problems += [f"imports `{a.name}`" for a in node.names if a.name.split(".")[0] not in ALLOWED_MODULES
+                         or any(_refused_attribute(part) for part in a.name.split(".")[1:])]
         elif isinstance(node, ast.ImportFrom):
-            if node.level or (node.module or "").split(".")[0] not in ALLOWED_MODULES:
+            path = (node.module or "").split(".")
+            if node.level or path[0] not in ALLOWED_MODULES or any(_refused_attribute(part) for part in path[1:]):
                 problems.append(f"imports from `{'.' * node.level}{node.module or ''}`")
-        elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or node.id.startswith("__")):
+            problems += [f"imports `{a.name}` from `{node.module}`" for a in node.names
+                         if a.name == "*" or _refused_attribute(a.name) or a.name in FORBIDDEN_NAMES]
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and (
+                (node.id in FORBIDDEN_NAMES and node.id not in bound) or node.id.startswith("__")):
             problems.append(f"uses `{node.id}`")
         elif isinstance(node, ast.Attribute):
-            if node.attr.startswith("_") or node.attr in FORBIDDEN_ATTRIBUTES:  # private attributes: the libraries' internals
+            if _refused_attribute(node.attr):  # private attributes: the libraries' internals
                 problems.append(f"uses the attribute `.{node.attr}`")
             if isinstance(node.ctx, (ast.Store, ast.Del)) and _root_name(node) in modules:
                 problems.append(f"changes `{ast.unparse(node)}`, a library's own attribute")
@@ -136,16 +217,18 @@ def written_answers(notebook: dict) -> dict[str, str]:
     cells = notebook.get("cells", [])
     names = iter(WRITTEN_QUESTIONS)
     current = None
-    for cell in cells:
-        source = "".join(cell["source"]) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
-        if cell.get("cell_type") != "markdown":
+    for cell in cells if isinstance(cells, list) else []:
+        source = cell_source(cell)
+        if not isinstance(cell, dict) or cell.get("cell_type") != "markdown":
             continue
         if "<!-- BEGIN QUESTION -->" in source:
             current = next(names, None)
             if current is not None:
                 answers[current] = ""
             continue
-        if current is not None and "otter_answer_cell" in cell.get("metadata", {}).get("tags", []):
+        metadata = cell.get("metadata")
+        tags = metadata.get("tags", []) if isinstance(metadata, dict) else []
+        if current is not None and isinstance(tags, list) and "otter_answer_cell" in tags:
             answers[current] = "" if source.strip() == OTTER_ANSWER_PROMPT else source.strip()
             current = None
     return answers
@@ -180,9 +263,10 @@ class SubmissionGrade:
 
 
 def _sandboxed(name: str, source: str):
+    """The answer's runnable part (:func:`runnable_part`) started in its own process."""
     from .course_sandbox import SandboxedAnswer
 
-    return SandboxedAnswer(name, source, references=earlier_references(name))
+    return SandboxedAnswer(name, runnable_part(source), references=earlier_references(name))
 
 
 def grade_answer(name: str, source: str | None, variant: int, answer=None) -> ExerciseGrade:
@@ -204,10 +288,14 @@ def grade_answer(name: str, source: str | None, variant: int, answer=None) -> Ex
                              "reach outside their own code")
     answer = answer if answer is not None else _sandboxed(name, source)
     with answer:
-        public = CHECKS[name](answer, variant=0)
-        if not public.passed:
-            return ExerciseGrade(name, 0.0, _hint(public.message))
-        hidden = CHECKS[name](answer, variant=variant)
+        try:
+            public = CHECKS[name](answer, variant=0)
+            if not public.passed:
+                return ExerciseGrade(name, 0.0, _hint(public.message))
+            hidden = CHECKS[name](answer, variant=variant)
+        except Exception as err:  # noqa: BLE001 - a result the check cannot even compare: 0, never a crashed grader
+            return ExerciseGrade(name, 0.0, f"your result could not be compared with the reference ({type(err).__name__}: "
+                                            f"{str(err)[:200]}): return a real-valued tensor (or number) on the CPU")
     if not hidden.passed:
         return ExerciseGrade(name, 0.5, f"passes the public cases; on the hidden cases: {_hint(hidden.message)}")
     return ExerciseGrade(name, 1.0, f"{public.message}; passes the hidden cases too")
@@ -242,9 +330,13 @@ def grade_notebook(path: Path, variant: int, label: str | None = None) -> Submis
     answers = answer_cells(notebook)
     started = {name: _sandboxed(name, source) for name, source in answers.items()
                if not is_stub(source) and not answer_problems(source)}
-    for name in CHECKS:
-        grade.exercises.append(grade_answer(name, answers.get(name), variant, started.get(name)))
-    grade.written = written_answers(notebook)
+    try:
+        for name in CHECKS:
+            grade.exercises.append(grade_answer(name, answers.get(name), variant, started.get(name)))
+        grade.written = written_answers(notebook)
+    finally:
+        for answer in started.values():
+            answer.close()
     return grade
 
 

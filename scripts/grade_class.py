@@ -44,7 +44,7 @@ def work_folders(notebooks: list[Path], folder: Path) -> dict[Path, str]:
 def grade_class(folder: Path, autograder: Path, out: Path) -> Path:
     """Grade every submission under ``folder`` into ``out`` and write ``out/scores.csv``; returns its path."""
     from mspd_core.course import CHECKS
-    from mspd_core.grading import grade_notebook, grading_config, write_grade
+    from mspd_core.grading import SubmissionGrade, grade_notebook, grading_config, write_grade
 
     variant = int(grading_config(autograder)["variant"])  # fails before the first submission, not on each
     notebooks = submissions_in(folder, out)
@@ -59,7 +59,10 @@ def grade_class(folder: Path, autograder: Path, out: Path) -> Path:
         for i, nb in enumerate(notebooks, 1):
             label = nb.relative_to(folder).as_posix()
             print(f"[grade] {i}/{len(notebooks)} {label}", flush=True)
-            grade = grade_notebook(nb, variant, label)
+            try:
+                grade = grade_notebook(nb, variant, label)
+            except Exception as err:  # noqa: BLE001 - one submission never stops the class
+                grade = SubmissionGrade(label, error=f"not graded: the grader failed ({type(err).__name__}: {err})")
             write_grade(grade, out / folders[nb])
             scores = {e.exercise: e.score for e in grade.exercises}
             writer.writerow([label, f"{folders[nb]}/results.json" if not grade.error else "",

@@ -71,11 +71,15 @@ def test_the_solutions_pass_the_policy_and_the_stubs_do_too():
     ("import sys\nsys.setprofile(None)", "imports `sys`"),
     ("import mspd_core", "imports `mspd_core`"),
     ("from . import course", "imports from `.`"),
-    ("torch.allclose = lambda *a, **k: True", "changes `torch.allclose`"),
-    ("import numpy as n\nn.testing = 1", "changes `n.testing`"),
-    ("exec(open('notebooks/course_exercises.md').read())", "uses `exec`"),
+    ("def f():\n    torch.allclose = lambda *a, **k: True", "changes `torch.allclose`"),
+    ("import numpy as n\ndef f():\n    n.testing = 1", "changes `n.testing`"),
+    ("def f():\n    exec(open('notebooks/course_exercises.md').read())", "uses `exec`"),
+    ("from numpy import __builtins__ as B", "imports `__builtins__` from `numpy`"),
+    ("from torch.serialization import os as o", "imports `os` from `torch.serialization`"),
+    ("from torch.multiprocessing.spawn import time", "imports from `torch.multiprocessing.spawn`"),
     ("f = lambda: 0\ng = f.__code__", "uses the attribute `.__code__`"),
     ("x = getattr(torch, 'allclose')", "uses `getattr`"),
+    ("def input(x):\n    return x\ny = input(1)\nz = compile", "uses `compile`"),
     ("m = torch.load('x.pt')", "uses the attribute `.load`"),
     ("b = __builtins__", "uses `__builtins__`"),
     ("def proj(v, c, e) return v", "not valid Python"),
@@ -85,6 +89,24 @@ def test_the_solutions_pass_the_policy_and_the_stubs_do_too():
 ])
 def test_the_policy_names_what_it_refuses(source, problem):
     assert any(problem in p for p in answer_problems(source)), answer_problems(source)
+
+
+@pytest.mark.parametrize("source", [
+    "def smooth(f, c, y, e, a, noise, descend):\n    input = c.clone()\n    return input",  # a name the cell binds
+    "%%time\ndef proj(v, c, e):\n    return v",  # an IPython magic
+    "proj = lambda v, c, e: v",
+    "class Helper(torch.nn.Module):\n    def __init__(self):\n        super().__init__()",
+    "def proj(v, c, e):\n    return v\nprint(proj(torch.zeros(1), torch.zeros(1), 0.1))\ngrader.check('proj')",
+])
+def test_natural_answers_pass_the_policy(source):
+    assert answer_problems(source) == []
+
+
+def test_only_imports_definitions_and_name_assignments_run():
+    from mspd_core.grading import runnable_part
+
+    cell = "import torch\nN = 3\ndef proj(v, c, e):\n    return v\nprint(N)\nchecks['proj'] = course.check_projection(proj)\n"
+    assert runnable_part(cell) == "import torch\nN = 3\n\ndef proj(v, c, e):\n    return v\n"
 
 
 def test_written_answers_are_collected(tmp_path):
@@ -194,3 +216,61 @@ def test_the_solutions_score_seven_and_a_mixed_submission_its_own_points(tmp_pat
     mixed["mcnemar"] = solutions()["mcnemar"]
     grade = grade_notebook(write(tmp_path, submission(mixed)), VARIANT)
     assert {e.exercise: e.score for e in grade.exercises} == {name: float(name == "mcnemar") for name in course.CHECKS}
+
+
+# ---- the answer's process: what holds when the policy is bypassed (a red-team review, 2026-12-07) --------
+
+BEHIND_THE_POLICY = {  # each reaches outside the answer's code; called directly, past answer_problems
+    "kill the grader": "from torch.serialization import os as o\ndef proj(v, c, e):\n    o.kill(o.getppid(), 9)\n    return v",
+    "fork": "from torch.serialization import os as o\ndef proj(v, c, e):\n    o.fork()\n    return v",
+    "re-import the library": "from torch.serialization import sys as s\ndef proj(v, c, e):\n"
+                             "    del s.modules['mspd_core']\n    import mspd_core.tensors as t\n    return t.project(v, c, e)",
+    "read the grader's command line": "from torch.serialization import os as o\ndef proj(v, c, e):\n"
+                                      "    o.open(f'/proc/{o.getppid()}/cmdline', o.O_RDONLY)\n    return v",
+    "eval through builtins": "from numpy import __builtins__ as B\ndef proj(v, c, e):\n"
+                             "    return B['eval']('v.clamp(0, 1)', {'v': v})",
+    "write a file elsewhere": "def proj(v, c, e):\n    from torch.serialization import os as o\n"
+                              "    o.open('/tmp/mspd-forged.json', o.O_WRONLY | o.O_CREAT)\n    return v",
+}
+
+
+@pytest.mark.parametrize("door", sorted(BEHIND_THE_POLICY))
+def test_the_audit_hook_refuses_what_the_policy_misses(door):
+    from mspd_core.course_sandbox import SandboxedAnswer
+
+    with SandboxedAnswer("proj", BEHIND_THE_POLICY[door], references=course.earlier_references("proj")) as answer:
+        check = course.check_projection(answer)
+    assert not check.passed and "sandbox refused" in check.message, (door, check.message)
+    assert not Path("/tmp/mspd-forged.json").exists()
+
+
+def test_callbacks_take_keywords_and_serve_a_cell_that_calls_them_at_the_top():
+    answer = ("def forward_epoch(x, x_t, eps, eta, smooth_fn):\n"
+              "    return proj(x_t + eta * (smooth_fn(x_t, descend=True) - x_t), x, e=eps)\n"
+              "probe = proj(torch.tensor([1.5]), torch.tensor([0.9]), 0.2)\n")
+    assert grade_answer("forward_epoch", answer, VARIANT).score == 1.0
+
+
+@pytest.mark.parametrize("result", ["torch.empty(v.shape, device='meta', dtype=v.dtype)", "torch.complex(v, v)",
+                                    "v.clamp(0, 1).to_sparse()"])
+def test_a_strange_result_scores_zero_and_never_crashes_the_grader(result):
+    grade = grade_answer("proj", f"def proj(v, c, e):\n    return {result}", VARIANT)
+    assert grade.score == 0.0 and grade.message
+
+
+def test_callbacks_count_against_the_call_s_time_limit():
+    from mspd_core.course_sandbox import SandboxedAnswer
+
+    endless = "def forward_epoch(x, x_t, eps, eta, smooth_fn):\n    while True:\n        proj(x_t, x, eps)"
+    with SandboxedAnswer("forward_epoch", endless, references=course.earlier_references("forward_epoch"),
+                         call_timeout=3) as answer:
+        assert "no result within 3 s" in course.check_forward_epoch(answer).message
+
+
+@pytest.mark.parametrize("notebook", [{"cells": [1]}, {"cells": [{"cell_type": "code", "source": [1, 2]}]},
+                                      {"cells": [{"cell_type": "code", "source": "def proj(v, c, e):\n    return " +
+                                                  "-" * 200_000 + "v"}]},
+                                      {"cells": [{"cell_type": "markdown", "metadata": [], "source": "x"}]}])
+def test_malformed_notebooks_are_graded_not_crashed(tmp_path, notebook):
+    grade = grade_notebook(write(tmp_path, notebook), VARIANT)
+    assert grade.total == 0.0 and len(grade.exercises) == 7
