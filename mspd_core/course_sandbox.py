@@ -36,7 +36,8 @@ from torch import nn
 WORKER = Path(__file__).resolve().with_name("course_worker.py")
 CALL_TIMEOUT = 120.0  # seconds for one call of the answer, callbacks included (the checks' inputs take milliseconds)
 MAX_CALLBACKS = 10_000  # callbacks one call of the answer may make
-MAX_FRAME = 1 << 28  # bytes of one reply (256 MiB; the checks' tensors are a few kB)
+MAX_FRAME = 1 << 26  # bytes of one reply (64 MiB; the checks' tensors are a few kB)
+MAX_CALLBACK_ELEMENTS = 1 << 20  # elements of the tensors one callback may hand the grader (the checks': ~10^3)
 START_TIMEOUT = 120.0  # seconds to start Python, import torch and run the answer cell
 
 
@@ -81,6 +82,7 @@ class SandboxedAnswer:
         self._send({"source": source, "name": name, "references": sorted(self._callbacks), "folder": self._folder.name})
         self._ready: dict | None = None
         self._closed = False
+        self.isolated = False  # whether the answer runs as another operating-system user (the grader runs as root)
         self.__signature__ = inspect.Signature()
 
     # ---- the protocol -----------------------------------------------------------------------
@@ -131,6 +133,8 @@ class SandboxedAnswer:
                 function = self._callbacks[str(reply["key"])]
                 args = [self._decode(a) for a in reply.get("args", [])]
                 kwargs = {str(k): self._decode(v) for k, v in dict(reply.get("kwargs", {})).items()}
+                if sum(v.numel() for v in [*args, *kwargs.values()] if isinstance(v, torch.Tensor)) > MAX_CALLBACK_ELEMENTS:
+                    raise ValueError("tensors far larger than the check's inputs")
                 value = function(*args, **kwargs)
                 self._send({"kind": "return", "value": value.detach() if isinstance(value, torch.Tensor) else value})
             except Exception as err:  # noqa: BLE001 - the answer passed the callback something it cannot take
@@ -145,6 +149,7 @@ class SandboxedAnswer:
             if self._ready.get("kind") == "setup-error":
                 self.close()
             elif self._ready.get("kind") == "ready":
+                self.isolated = bool(self._ready.get("isolated"))
                 self.__signature__ = inspect.Signature(
                     [inspect.Parameter(str(p), inspect.Parameter.POSITIONAL_OR_KEYWORD) for p in self._ready["parameters"]])
             else:

@@ -29,9 +29,12 @@ import struct
 import sys
 
 BLOCKED = ("mspd_core", "otter", "tests", "course", "grading", "grade_class", "scripts")
+UNPRIVILEGED = "nobody"  # the user an answer runs as when the grader runs as root (Gradescope, a container)
 REFUSED_EVENTS = ("os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.fork", "os.forkpty", "os.kill", "os.killpg",
                   "os.startfile", "os.remove", "os.rename", "os.rmdir", "os.truncate", "os.chmod", "os.chown", "os.link",
-                  "os.symlink", "os.putenv", "os.unsetenv", "subprocess.", "pty.", "socket.", "ctypes.", "mmap.",
+                  "os.symlink", "os.putenv", "os.unsetenv", "os.mkdir", "os.utime", "os.setxattr", "os.removexattr",
+                  "os.chflags", "os.listdir", "os.scandir", "os.chdir", "os.walk", "glob.", "subprocess.", "pty.",
+                  "socket.", "ctypes.", "mmap.",
                   "signal.", "marshal.", "code.__new__", "function.__new__", "sys._getframe", "sys._current_frames",
                   "sys.setprofile", "sys.settrace", "gc.get_", "cpython.", "shutil.", "webbrowser.", "urllib.", "ftplib.",
                   "http.", "imaplib.", "poplib.", "smtplib.", "telnetlib.", "resource.setrlimit", "fcntl.", "msvcrt.")
@@ -65,50 +68,73 @@ def _warm_up(torch, np, F) -> None:
     pickle.loads(pickle.dumps([model, np.zeros(2, dtype=bool), ("__callback__", "x")]))
 
 
-def audit_hook(code, folder: str, allowed_top: frozenset):
-    """The hook that keeps the answer inside its own code (see the module's docstring)."""
-    state = {"cell_ran": False}
+def audit_hook(code, folder: str):
+    """The hook that keeps the answer inside its own code (see the module's docstring). Everything it reads is
+    bound in this closure, immutable: the answer cannot reach it through the worker module's globals."""
+    ran = [False]
+    refused_events, unpicklable_from = tuple(REFUSED_EVENTS), tuple(UNPICKLABLE_FROM)
     folder = os.path.realpath(folder)
     readable = tuple(os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, sys.exec_prefix,
                                                             *[p for p in sys.path if p and os.path.isdir(p)]})
+    realpath, fsdecode, sep = os.path.realpath, os.fsdecode, os.sep
+    write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
     def refuse(event: str) -> None:
         raise RuntimeError(f"the grader's sandbox refused {event}: answers must not reach outside their own code")
 
     def hook(event: str, args) -> None:
         if event == "exec":
-            if args and args[0] is code and not state["cell_ran"]:
-                state["cell_ran"] = True
+            if args and args[0] is code and not ran[0]:
+                ran[0] = True
                 return
             refuse("exec/eval")
         if event == "compile":
-            refuse("compile")
+            refuse("compile (namedtuple, eval and exec compile code)")
         if event == "import":
-            name = str(args[0]) if args else ""
-            if name.split(".")[0] not in allowed_top or name.split(".")[0] in BLOCKED:
-                refuse(f"importing {name}")
-            return
+            raise RuntimeError(f"the grader's sandbox refused importing {args[0] if args else '?'}: answers can import what "
+                               "the grader loads before their cell (torch and torch.func, numpy, scipy.stats and "
+                               "scipy.special, math, functools, itertools, collections, typing), nothing else")
         if event == "open":
             path, mode = args[0], args[1] if len(args) > 1 else "r"
             if isinstance(path, int):
                 return  # an already open descriptor
-            real = os.path.realpath(os.fsdecode(path)) if isinstance(path, (str, bytes, os.PathLike)) else ""
-            writes = isinstance(mode, str) and any(c in mode for c in "wax+")
-            if isinstance(mode, int):  # os.open's flags
-                writes = bool(mode & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND))
-            if (real + os.sep).startswith(folder + os.sep):
+            real = realpath(fsdecode(path)) if isinstance(path, (str, bytes, os.PathLike)) else ""
+            writes = bool(mode & write_flags) if isinstance(mode, int) else isinstance(mode, str) and any(c in mode for c in "wax+")
+            if (real + sep).startswith(folder + sep):
                 return
             if writes or not real.startswith(readable):
                 refuse(f"opening {real or path!r}")
             return
         if event == "pickle.find_class":
-            if str(args[0]).split(".")[0] not in UNPICKLABLE_FROM:
+            if str(args[0]).split(".")[0] not in unpicklable_from:
                 refuse(f"unpickling {args[0]}.{args[1]}")
             return
-        if event.startswith(REFUSED_EVENTS):
+        if event.startswith(refused_events):
             refuse(event)
 
     return hook
+
+
+def drop_privileges(folder: str) -> bool:
+    """As root: become :data:`UNPRIVILEGED` (no supplementary groups), so that the operating system, not only the
+    hook, keeps the answer from the grader's files (grading.json, results, submissions, the companion's own files
+    where set-up made them private) and processes; no new processes; bounded CPU time and file size. Returns
+    whether it did (not as another user: the hook alone then)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CPU, (600, 600))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 26, 1 << 26))
+    if os.geteuid() != 0:
+        return False
+    import pwd
+
+    user = pwd.getpwnam(UNPRIVILEGED)
+    os.chown(folder, user.pw_uid, user.pw_gid)
+    os.setgroups([])
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+    resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))  # no fork, no thread: the warm-up made the ones torch needs
+    return True
 
 
 def main() -> None:
@@ -119,14 +145,17 @@ def main() -> None:
     os.dup2(devnull, 0)
     sys.stdout = sys.stderr
 
-    import math  # noqa: F401 - what answers may import, loaded before the hook refuses new imports
+    import collections  # noqa: F401 - what answers may import, loaded before the hook refuses new imports
     import functools  # noqa: F401
     import itertools  # noqa: F401
-    import collections  # noqa: F401
+    import math  # noqa: F401
+    import typing  # noqa: F401
 
     import numpy as np
+    import scipy.special  # noqa: F401
     import scipy.stats  # noqa: F401
     import torch
+    import torch.func  # noqa: F401
     import torch.nn.functional as F
 
     torch.set_num_threads(1)
@@ -191,8 +220,8 @@ def main() -> None:
     except BaseException as err:  # noqa: BLE001 - reported to the grader, which fails the exercise
         send({"kind": "setup-error", "type": type(err).__name__, "message": str(err)})
         return
-    allowed_top = frozenset(n.split(".")[0] for n, m in sys.modules.items() if m is not None) - set(BLOCKED)
-    sys.addaudithook(audit_hook(code, setup["folder"], allowed_top))
+    isolated = drop_privileges(setup["folder"])
+    sys.addaudithook(audit_hook(code, setup["folder"]))
     try:
         exec(code, namespace)  # noqa: S102 - the point of this process
     except BaseException as err:  # noqa: BLE001 - reported to the grader, which fails the exercise
@@ -206,7 +235,7 @@ def main() -> None:
         parameters = list(inspect.signature(fn).parameters)
     except (TypeError, ValueError, RuntimeError):
         parameters = []
-    send({"kind": "ready", "parameters": parameters})
+    send({"kind": "ready", "parameters": parameters, "isolated": isolated})
     while True:
         message = receive()
         if message["kind"] == "stop":

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
+import hmac
 import re
 import html
 import json
@@ -39,10 +41,13 @@ from pathlib import Path
 from .course import CHECKS, earlier_references
 
 NOTEBOOK_ANSWER_NAMES = {name: f"def {name}(" for name in CHECKS}
-ALLOWED_MODULES = frozenset({"torch", "numpy", "scipy", "math", "functools", "itertools", "collections", "__future__"})
-# not typing: typing.get_type_hints evaluates string annotations, a door out that reads as an annotation
+ALLOWED_MODULES = frozenset({"torch", "numpy", "scipy", "math", "functools", "itertools", "collections", "typing",
+                             "__future__"})
 FORBIDDEN_NAMES = frozenset({"exec", "eval", "compile", "open", "__import__", "globals", "locals", "vars", "getattr",
-                             "setattr", "delattr", "breakpoint", "input", "help", "exit", "quit", "memoryview"})
+                             "setattr", "delattr", "breakpoint", "memoryview", "get_type_hints", "ForwardRef",
+                             "namedtuple"})
+"""Builtins and helpers that open a door (or compile code: namedtuple, typing's string annotations), refused wherever
+the name appears, bound or not (binding ``getattr`` in one function must not free it in another)."""
 FORBIDDEN_ATTRIBUTES = frozenset({
     "sys", "os", "builtins", "importlib", "subprocess", "multiprocessing", "modules", "ctypes", "ctypeslib",
     "cpp_extension", "load", "loads", "load_inline", "load_library", "fromfile", "loadtxt", "genfromtxt", "memmap",
@@ -50,6 +55,7 @@ FORBIDDEN_ATTRIBUTES = frozenset({
     "from_file", "DataSource", "io", "pickle", "marshal", "dill", "cloudpickle", "shelve", "runpy", "code", "codeop",
     "types", "inspect", "gc", "posix", "signal", "socket", "threading", "distributed", "mmap", "shutil", "pathlib",
     "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "gi_frame", "cr_frame", "ag_frame", "tb_frame",
+    "get_type_hints", "ForwardRef", "namedtuple",
 })
 ALLOWED_DUNDERS = frozenset({"__init__"})  # super().__init__() in a helper class
 MAGIC = re.compile(r"^[ \t]*[%!].*$", re.M)  # IPython line and cell magics (%%time, !pip ...): not Python
@@ -57,7 +63,7 @@ WRITTEN_QUESTIONS = {"mcnemar_why": "Exercise 7: why is a paired test better tha
                      "open_question": "Open question: why does a non-robust backbone not transfer?"}
 """The questions graded by hand (otter's manual questions): name -> what it asks."""
 OTTER_ANSWER_PROMPT = "_Type your answer here, replacing this text._"  # otter's empty written-answer cell
-GRADING_FILE = "grading.json"  # inside the autograder zip: the hidden cases' variant, the points
+GRADING_FILE = "grading.json"  # inside the autograder zip: the hidden cases' secret, the exercises
 
 
 def cell_source(cell) -> str:
@@ -108,17 +114,36 @@ def answer_cells(notebook: dict) -> dict[str, str]:
     return found
 
 
+def _module_level(node: ast.stmt) -> bool:
+    """An import, a definition, an assignment to names (``N = 3``, ``LOW, HIGH = 0.0, 1.0``), or a ``try``/``if``
+    made of these alone: what a module's top level holds."""
+    def names_only(target: ast.expr) -> bool:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            return all(names_only(t) for t in target.elts)
+        return isinstance(target, ast.Name) or (isinstance(target, ast.Starred) and names_only(target.value))
+
+    if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass)):
+        return True
+    if isinstance(node, ast.Assign):
+        return all(names_only(t) for t in node.targets)
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        return names_only(node.target)
+    if isinstance(node, ast.If):
+        return all(_module_level(n) for n in [*node.body, *node.orelse])
+    if isinstance(node, ast.Try):
+        return all(_module_level(n) for n in [*node.body, *node.orelse, *node.finalbody]) and \
+            all(_module_level(n) for handler in node.handlers for n in handler.body)
+    return False
+
+
 def runnable_part(source: str) -> str:
-    """What of an answer cell runs when it is graded: its imports, definitions and assignments to names, in order.
-    Everything else at the top level (a check call, a print, a sanity test) is left out, as it would be in a module."""
+    """What of an answer cell runs when it is graded: its module-level statements (imports, definitions, assignments
+    to names, ``try``/``if`` blocks of these), in order. Everything else at the top level (a check call, a print, a
+    sanity test) is left out."""
     tree = parse_cell(source)
     if tree is None:
         return source
-    kept = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef,
-                                                              ast.AsyncFunctionDef, ast.ClassDef))
-            or (isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
-                and all(isinstance(t, ast.Name) for t in (node.targets if isinstance(node, ast.Assign) else [node.target])))]
-    return "\n".join(ast.unparse(node) for node in kept) + "\n"
+    return "\n".join(ast.unparse(node) for node in tree.body if _module_level(node)) + "\n"
 
 
 def is_stub(source: str) -> bool:
@@ -140,21 +165,6 @@ def _imported_names(tree: ast.AST) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             names |= {a.asname or a.name for a in node.names}
     return names | {"torch", "np", "F"}
-
-
-def _bound_names(tree: ast.AST) -> set[str]:
-    """Names the cell binds itself (assignments, definitions, parameters, imports, loop and with targets)."""
-    bound = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
-            bound.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    return bound
 
 
 def _root_name(node: ast.AST) -> str | None:
@@ -186,7 +196,6 @@ def answer_problems(source: str) -> list[str]:
         return ["the cell is not valid Python"]
     problems: list[str] = []
     modules = _imported_names(tree)
-    bound = _bound_names(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             problems += [f"imports `{a.name}`" for a in node.names if a.name.split(".")[0] not in ALLOWED_MODULES
@@ -197,11 +206,14 @@ def answer_problems(source: str) -> list[str]:
                 problems.append(f"imports from `{'.' * node.level}{node.module or ''}`")
             problems += [f"imports `{a.name}` from `{node.module}`" for a in node.names
                          if a.name == "*" or _refused_attribute(a.name) or a.name in FORBIDDEN_NAMES]
-        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and (
-                (node.id in FORBIDDEN_NAMES and node.id not in bound) or node.id.startswith("__")):
+        elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or node.id.startswith("__")):
             problems.append(f"uses `{node.id}`")
+        elif isinstance(node, (ast.arg, ast.FunctionDef, ast.ClassDef)) and \
+                (node.arg if isinstance(node, ast.arg) else node.name) in FORBIDDEN_NAMES:
+            problems.append(f"uses `{node.arg if isinstance(node, ast.arg) else node.name}`")
         elif isinstance(node, ast.Attribute):
-            if _refused_attribute(node.attr):  # private attributes: the libraries' internals
+            own = isinstance(node.value, ast.Name) and node.value.id == "self" and not node.attr.startswith("__")
+            if _refused_attribute(node.attr) and not own:  # private attributes: the libraries' internals (self._x is fine)
                 problems.append(f"uses the attribute `.{node.attr}`")
             if isinstance(node.ctx, (ast.Store, ast.Del)) and _root_name(node) in modules:
                 problems.append(f"changes `{ast.unparse(node)}`, a library's own attribute")
@@ -296,8 +308,11 @@ def grade_answer(name: str, source: str | None, variant: int, answer=None) -> Ex
         except Exception as err:  # noqa: BLE001 - a result the check cannot even compare: 0, never a crashed grader
             return ExerciseGrade(name, 0.0, f"your result could not be compared with the reference ({type(err).__name__}: "
                                             f"{str(err)[:200]}): return a real-valued tensor (or number) on the CPU")
-    if not hidden.passed:
-        return ExerciseGrade(name, 0.5, f"passes the public cases; on the hidden cases: {_hint(hidden.message)}")
+    if not hidden.passed:  # no detail: the hidden cases' values and the answer's own words stay out of the feedback
+        how = "your function raised an error" if hidden.message.startswith("your function raised") else \
+            "your result differs from the reference"
+        return ExerciseGrade(name, 0.5, f"passes the public cases, but not the hidden ones (other seeded inputs): {how} "
+                                        "there. Check what your code assumes about its inputs")
     return ExerciseGrade(name, 1.0, f"{public.message}; passes the hidden cases too")
 
 
@@ -319,11 +334,19 @@ def read_notebook(path: Path) -> dict:
     return notebook
 
 
-def grade_notebook(path: Path, variant: int, label: str | None = None) -> SubmissionGrade:
-    """Every exercise of one submitted notebook (its processes started together, graded one after the other)."""
+def hidden_variant(secret: str, submission: bytes) -> int:
+    """The hidden cases' variant of one submission: an HMAC of the notebook's bytes under the autograder's secret,
+    so a variant a submission learns (it could find its own by search) is useless to any other notebook."""
+    return int(hmac.new(secret.encode(), submission, hashlib.sha256).hexdigest()[:12], 16) % 10**6 + 1
+
+
+def grade_notebook(path: Path, secret: str, label: str | None = None) -> SubmissionGrade:
+    """Every exercise of one submitted notebook (its processes started together, graded one after the other), the
+    hidden cases drawn for this notebook (:func:`hidden_variant`)."""
     grade = SubmissionGrade(label or Path(path).name)
     try:
         notebook = read_notebook(path)
+        variant = hidden_variant(secret, Path(path).read_bytes())
     except ValueError as err:
         grade.error = f"not graded: {err}"
         return grade
@@ -375,8 +398,8 @@ def grading_config(autograder: Path) -> dict:
     except (KeyError, zipfile.BadZipFile, json.JSONDecodeError) as err:
         raise SystemExit(f"{autograder} is not the course's autograder zip ({type(err).__name__}: {err}): "
                          "rebuild it with `make course`") from None
-    if not isinstance(config.get("variant"), int) or config["variant"] == 0:
-        raise SystemExit(f"{autograder}'s {GRADING_FILE} names no hidden variant: rebuild it with `make course`")
+    if not isinstance(config.get("secret"), str) or len(config["secret"]) < 16:
+        raise SystemExit(f"{autograder}'s {GRADING_FILE} holds no secret for the hidden cases: rebuild it with `make course`")
     return config
 
 
@@ -394,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("submission", type=Path, help="a submitted notebook, or a folder holding exactly one")
     parser.add_argument("-a", "--autograder", type=Path, default=Path("_build/course/autograder/autograder.zip"),
-                        help="the autograder zip (its grading.json holds the hidden variant)")
+                        help="the autograder zip (its grading.json holds the hidden cases' secret)")
     parser.add_argument("--config", type=Path, help="a grading.json instead of the zip (inside the unpacked autograder)")
     parser.add_argument("-o", "--out", type=Path, default=Path("graded"), help="folder for results.json and report.html")
     parser.add_argument("--gradescope", type=Path, help="also write Gradescope's results.json here")
@@ -406,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(found) != 1:
             raise SystemExit(f"{path} holds {len(found)} notebooks; submit exactly one .ipynb")
         path = found[0]
-    grade = grade_notebook(path, int(config["variant"]))
+    grade = grade_notebook(path, str(config["secret"]))
     write_grade(grade, args.out)
     if args.gradescope:
         args.gradescope.parent.mkdir(parents=True, exist_ok=True)

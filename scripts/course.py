@@ -15,7 +15,7 @@ question a manual QUESTION), from which ``otter assign`` writes the student note
 - `_build/course/teacher/course_exercises.ipynb`: the solutions notebook (teachers only);
 - `_build/course/autograder/autograder.zip`: the autograder for Gradescope or for local grading
   (``python -m mspd_core.grading``, ``scripts/grade_class.py``): setup.sh, run_autograder, the lock's hashed
-  lines for torch/NumPy/SciPy/tqdm, the companion's wheel and the hidden cases' variant. It never runs a
+  lines for torch/NumPy/SciPy/tqdm, the companion's wheel and the hidden cases' secret. It never runs a
   student's notebook as a whole: each answer runs in its own process (:mod:`mspd_core.grading`);
 - `_build/course/html/`: the student notebook executed with papermill (every check says "not implemented yet")
   as a small Jupyter Book.
@@ -234,7 +234,7 @@ def normalise(path: Path) -> None:
 def student_files(folder: Path) -> dict[str, str]:
     """The student folder's files (relative path -> text): the notebook and its public tests."""
     return {str(p.relative_to(folder)): p.read_text() for p in sorted(folder.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts}
+            if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")}  # not otter's .OTTER_LOG
 
 
 CONFIG = """title: "MSPD companion: the course (student edition)"
@@ -293,6 +293,9 @@ if [ -n "${MSPD_WHEELS:-}" ]; then pip+=(--no-index --find-links "$MSPD_WHEELS")
 "${pip[@]}" --require-hashes -r "$here/requirements.txt"   # torch, NumPy, SciPy, tqdm as locked, hashes checked
 "${pip[@]}" --no-deps "$here"/wheels/*.whl                  # the companion, from this zip (no repository access)
 "$venv/bin/python" -c "import mspd_core.grading"
+# Answers run as user nobody when grading runs as root (Gradescope): they must not read the secret, the wheel or the
+# companion's own files (which implement every exercise).
+chmod -R go-rwx "$here" "$("$venv/bin/python" -c 'import mspd_core, os; print(os.path.dirname(mspd_core.__file__))')"
 echo "setup.sh: autograder ready in $venv"
 """
 
@@ -312,11 +315,12 @@ mkdir -p "$(dirname "$results")"
 """
 
 
-def hidden_variant() -> int:
-    """The hidden cases' variant: drawn anew for each build (only the autograder zip holds it)."""
+def hidden_secret() -> str:
+    """The hidden cases' secret: drawn anew for each build (only the autograder zip holds it; each submission's
+    cases are an HMAC of its notebook under it, :func:`mspd_core.grading.hidden_variant`)."""
     import secrets
 
-    return secrets.randbelow(10**6) + 1
+    return secrets.token_hex(16)
 
 
 def build_wheel(folder: Path) -> Path:
@@ -335,9 +339,9 @@ def build_wheel(folder: Path) -> Path:
     return wheels[0]
 
 
-def autograder_zip(path: Path, wheel: Path, variant: int) -> Path:
+def autograder_zip(path: Path, wheel: Path, secret: str) -> Path:
     """Gradescope's autograder: setup.sh, run_autograder, requirements.txt (the lock's hashed lines for what the
-    grader imports), the companion's wheel and grading.json (the hidden variant). Grading runs
+    grader imports), the companion's wheel and grading.json (the hidden cases' secret; private to root once set up). Grading runs
     :mod:`mspd_core.grading`: each answer in its own process, never the student's notebook as a whole."""
     import zipfile
 
@@ -345,14 +349,14 @@ def autograder_zip(path: Path, wheel: Path, variant: int) -> Path:
     from mspd_core.grading import GRADING_FILE, WRITTEN_QUESTIONS
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = {"variant": variant, "exercises": list(__import__("mspd_core.course").course.CHECKS),
+    config = {"secret": secret, "exercises": list(__import__("mspd_core.course").course.CHECKS),
               "written": WRITTEN_QUESTIONS}
     files = {"setup.sh": SETUP_SH, "run_autograder": RUN_AUTOGRADER, GRADING_FILE: json.dumps(config, indent=1),
              "requirements.txt": requirements_for(lock_closure(AUTOGRADER_NEEDS)) + "\n"}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o644) << 16
+            info.external_attr = (0o755 if name in ("setup.sh", "run_autograder") else 0o600) << 16
             archive.writestr(info, text)
         info = zipfile.ZipInfo(f"wheels/{wheel.name}", date_time=(1980, 1, 1, 0, 0, 0))
         archive.writestr(info, wheel.read_bytes(), zipfile.ZIP_STORED)
@@ -422,7 +426,7 @@ def build(profile: str, sync: bool, branch: str | None = None) -> int:
     shutil.rmtree(OUT / "dist")  # otter's own autograder grades inside the student's kernel: replaced below
     normalise(OUT / "student" / NOTEBOOK)
     wheel = build_wheel(OUT / "wheel")
-    autograder_zip(OUT / "autograder" / "autograder.zip", wheel, hidden_variant())
+    autograder_zip(OUT / "autograder" / "autograder.zip", wheel, hidden_secret())
     student_tree(OUT / "student-tree", wheel)
     shutil.make_archive(str(OUT / "student"), "zip", OUT / "student-tree")
     if branch:

@@ -46,7 +46,7 @@ def grade_class(folder: Path, autograder: Path, out: Path) -> Path:
     from mspd_core.course import CHECKS
     from mspd_core.grading import SubmissionGrade, grade_notebook, grading_config, write_grade
 
-    variant = int(grading_config(autograder)["variant"])  # fails before the first submission, not on each
+    secret = str(grading_config(autograder)["secret"])  # fails before the first submission, not on each
     notebooks = submissions_in(folder, out)
     if not notebooks:
         raise SystemExit(f"no submitted notebooks (*.ipynb) under {folder}")
@@ -60,7 +60,7 @@ def grade_class(folder: Path, autograder: Path, out: Path) -> Path:
             label = nb.relative_to(folder).as_posix()
             print(f"[grade] {i}/{len(notebooks)} {label}", flush=True)
             try:
-                grade = grade_notebook(nb, variant, label)
+                grade = grade_notebook(nb, secret, label)
             except Exception as err:  # noqa: BLE001 - one submission never stops the class
                 grade = SubmissionGrade(label, error=f"not graded: the grader failed ({type(err).__name__}: {err})")
             write_grade(grade, out / folders[nb])

@@ -42,9 +42,13 @@ def run(name: str, profile: str, seed: int, device: str, timeout: int | None, ou
 
     out.mkdir(parents=True, exist_ok=True)
     unexecuted = out / f"{name}.input.ipynb"
-    if name in STUDENT_EDITIONS:
+    if name in STUDENT_EDITIONS:  # run in a copy of its folder: otter's log and the checks' files stay out of course/
+        import shutil
+        import tempfile
+
+        cwd = Path(tempfile.mkdtemp(prefix=f"{name}-")) / "student"
+        shutil.copytree(STUDENT_EDITIONS[name].parent, cwd, ignore=shutil.ignore_patterns(".*", "__pycache__"))
         jupytext.write(jupytext.read(STUDENT_EDITIONS[name]), unexecuted)
-        cwd = STUDENT_EDITIONS[name].parent
     else:
         jupytext.write(jupytext.read(SOURCES / f"{name}.md"), unexecuted)
         cwd = SOURCES
