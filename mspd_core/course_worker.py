@@ -7,11 +7,16 @@ NumPy, SciPy and torch. Before the student's cell runs:
   empty temporary one;
 - the companion (``mspd_core``: its solution functions and the grader's references), otter-grader and the
   course tests are marked unimportable, and what an answer may use is imported and warmed up;
-- an audit hook (:pep:`578`; it cannot be removed from Python code) refuses, for the rest of the process:
-  importing any package not already loaded; ``compile``/``exec``/``eval`` (but the one ``exec`` of the cell);
-  opening files outside Python's own installation (writing outside the temporary folder); processes,
-  signals, sockets, ``ctypes``, ``mmap``; frame, garbage-collector and code-object introspection; and
-  unpickling anything but torch's, NumPy's and ``collections``' types.
+- as root (Gradescope, a container), the process becomes user ``nobody`` with no new processes or threads
+  (``RLIMIT_NPROC`` 0), bounded CPU time and file size (:func:`drop_privileges`): the operating system then
+  keeps the answer from the grader's files and processes whatever happens inside Python;
+- an audit hook (:pep:`578`; it cannot be removed from Python code, and its settings live in its closure)
+  refuses, for the rest of the process: importing any module not already loaded; ``compile``/``exec``/``eval``
+  (but the one ``exec`` of the cell); opening files outside Python's own installation (writing outside the
+  temporary folder); processes, signals, sockets, ``ctypes``, ``mmap``, directory listings; frame,
+  garbage-collector and code-object introspection; and unpickling anything but torch's, NumPy's and
+  ``collections``' types. Not every way out raises an audit event (``_posixsubprocess.fork_exec`` does not):
+  the hook is a second layer, the other user the boundary.
 
 The answer cell is executed in a namespace holding ``torch``, ``np``, ``F`` and, for a later exercise,
 proxies of the earlier exercises' reference functions: calling one runs the reference in the grading
