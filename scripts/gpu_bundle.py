@@ -34,10 +34,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 CARRY_LIMIT_MIB = 64  # the device tool's limit on what travels: the tracked tree (about 18 MiB) and carried paths
-SLIMMED = {"pyautoattack": "pyautoattack/examples/"}
-"""Members left out of a downloaded wheel (after its hash was checked): pyautoattack 0.2.0's examples hold a 44.7 MB
-demo checkpoint that the companion never loads, and would not fit the carry limit."""
-RUNNERS = ["papermill", "jupytext", "ipykernel"]  # what `mspd notebook` needs beside the companion's own dependencies
+SLIMMED = {"pyautoattack": ("pyautoattack/examples/", ()),
+           "babel": ("babel/locale-data/", ("root.dat", "en.dat", "en_001.dat", "en_US.dat", "en_150.dat", "en_GB.dat"))}
+"""Members left out of a downloaded wheel (after its hash was checked), and those kept under that prefix: pyautoattack
+0.2.0's examples hold a 44.7 MB demo checkpoint that the companion never loads; Babel (Sphinx's, pulled in by
+myst-nb's ``glue``) carries every locale's data, of which English is kept. Both would not fit the carry limit."""
+RUNNERS = ["papermill", "jupytext", "ipykernel", "myst-nb"]  # what `mspd notebook` and the chapters need beside the companion's own dependencies (myst_nb.glue)
 DEVICE_IMAGE = """absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs botorch build certifi
 charset-normalizer chex click cloudpickle cmake colorama contourpy coverage cuda-bindings cuda-core cuda-pathfinder cuda-toolkit
 cupy-cuda13x cycler cython diffrax e3nn einops equinox etils execnet filelock flatbuffers flax fonttools formulaic frozenlist
@@ -108,17 +110,22 @@ def download_wheels(requirements: str, python_version: str, folder: Path) -> Non
         Path(handle.name).unlink()
 
 
-def slim_wheel(path: Path, prefix: str) -> int:
-    """Rewrite a wheel without its members under ``prefix`` (and their RECORD lines); returns the bytes saved."""
+def slim_wheel(path: Path, prefix: str, keep: tuple[str, ...] = ()) -> int:
+    """Rewrite a wheel without its members under ``prefix`` but those named in ``keep`` (and without their RECORD
+    lines); returns the bytes saved."""
     before = path.stat().st_size
     slim = path.with_suffix(".slim")
     with zipfile.ZipFile(path) as source, zipfile.ZipFile(slim, "w", zipfile.ZIP_DEFLATED) as out:
+        def dropped(name: str) -> bool:
+            return name.startswith(prefix) and name.rsplit("/", 1)[-1] not in keep
+
         for info in source.infolist():
-            if info.filename.startswith(prefix):
+            if dropped(info.filename):
                 continue
             data = source.read(info.filename)
             if info.filename.endswith(".dist-info/RECORD"):
-                data = "".join(line for line in data.decode().splitlines(keepends=True) if not line.startswith(prefix)).encode()
+                data = "".join(line for line in data.decode().splitlines(keepends=True)
+                               if not dropped(line.split(",", 1)[0])).encode()
             out.writestr(info, data)
     slim.replace(path)
     return before - path.stat().st_size
@@ -177,9 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     requirements, left_out = bundle_requirements(args.python_version, present)
     download_wheels(requirements, args.python_version, args.out / "wheels")
     slimmed = {}
-    for name, prefix in SLIMMED.items():
+    for name, (prefix, keep) in SLIMMED.items():
         for wheel in (args.out / "wheels").glob(f"{name}-*.whl"):
-            slimmed[wheel.name] = f"{prefix} left out ({slim_wheel(wheel, prefix) / 2**20:.1f} MiB)"
+            slimmed[wheel.name] = f"{prefix} left out but {', '.join(keep) or 'nothing'} ({slim_wheel(wheel, prefix, keep) / 2**20:.1f} MiB)"
     wheel = build_wheel(args.out / "project")
     shutil.move(str(wheel), str(args.out / "wheels" / wheel.name))
     shutil.rmtree(args.out / "project")

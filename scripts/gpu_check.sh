@@ -23,7 +23,7 @@ BUNDLE=${GPU_BUNDLE:-_build/gpu-bundle}
 if [ -d "$BUNDLE/wheels" ]; then
   BUNDLE=$(cd "$BUNDLE" && pwd)
   step bundle "$PY" -m pip install --no-index --find-links "$BUNDLE/wheels" --disable-pip-version-check \
-    mspd-core papermill jupytext ipykernel
+    mspd-core papermill jupytext ipykernel myst-nb
   if [ -z "${MSPD_CIFAR10:-}" ]; then export MSPD_CIFAR10="$BUNDLE/cifar10-test-subset.zip"; fi
 fi
 echo "python: $PY; CIFAR-10: ${MSPD_CIFAR10:-unset}" | tee -a "$OUT/status.txt"

@@ -47,12 +47,14 @@ def test_a_slimmed_wheel_drops_the_members_and_their_record_lines(tmp_path):
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("pkg/__init__.py", "x = 1\n")
         archive.writestr("pkg/examples/big.pt", b"\0" * 10000)
+        archive.writestr("pkg/examples/keep.txt", "kept")
         archive.writestr("pkg-1.0.dist-info/RECORD", "pkg/__init__.py,sha256=a,6\npkg/examples/big.pt,sha256=b,10000\n"
-                                                      "pkg-1.0.dist-info/RECORD,,\n")
-    saved = gpu_bundle.slim_wheel(wheel, "pkg/examples/")
+                                                      "pkg/examples/keep.txt,sha256=c,4\npkg-1.0.dist-info/RECORD,,\n")
+    saved = gpu_bundle.slim_wheel(wheel, "pkg/examples/", keep=("keep.txt",))
     with zipfile.ZipFile(wheel) as archive:
-        assert archive.namelist() == ["pkg/__init__.py", "pkg-1.0.dist-info/RECORD"]
-        assert "examples" not in archive.read("pkg-1.0.dist-info/RECORD").decode()
+        assert archive.namelist() == ["pkg/__init__.py", "pkg/examples/keep.txt", "pkg-1.0.dist-info/RECORD"]
+        record = archive.read("pkg-1.0.dist-info/RECORD").decode()
+        assert "big.pt" not in record and "keep.txt" in record
     assert saved > 0
 
 
