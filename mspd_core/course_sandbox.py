@@ -79,11 +79,15 @@ class SandboxedAnswer:
         self._process = subprocess.Popen([sys.executable, "-I", str(WORKER)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=None if os.environ.get("MSPD_GRADING_DEBUG") else subprocess.DEVNULL, cwd=self._folder.name, env=env,
                                          start_new_session=True)  # its own process group: close() ends all of it
-        self._send({"source": source, "name": name, "references": sorted(self._callbacks), "folder": self._folder.name})
         self._ready: dict | None = None
         self._closed = False
         self.isolated = False  # whether the answer runs as another operating-system user (the grader runs as root)
         self.__signature__ = inspect.Signature()
+        try:
+            self._send({"source": source, "name": name, "references": sorted(self._callbacks), "folder": self._folder.name})
+        except AnswerError as err:  # the worker died before reading its cell: reported when the answer is first called
+            self._ready = {"kind": "setup-error", "type": err.kind, "message": str(err)}
+            self.close()
 
     # ---- the protocol -----------------------------------------------------------------------
 
