@@ -144,7 +144,7 @@ class SandboxedAnswer:
             except Exception as err:  # noqa: BLE001 - the answer passed the callback something it cannot take
                 self._send({"kind": "raise", "message": f"{type(err).__name__}: {err}"})
         self.close()
-        raise answer_exception("RuntimeError", f"your answer called the grader's functions more than {MAX_CALLBACKS} times")
+        raise answer_exception("RuntimeError", f"your answer called the grader's functions more than {MAX_CALLBACKS} times in one call")
 
     def ready(self) -> None:
         """Wait until the answer cell has run (raises the cell's own error, e.g. a SyntaxError or NameError)."""

@@ -317,7 +317,8 @@ def test_callbacks_count_against_the_call_s_time_limit():
     endless = "def forward_epoch(x, x_t, eps, eta, smooth_fn):\n    while True:\n        proj(x_t, x, eps)"
     with SandboxedAnswer("forward_epoch", endless, references=course.earlier_references("forward_epoch"),
                          call_timeout=3) as answer:
-        assert "no result within 3 s" in course.check_forward_epoch(answer).message
+        message = course.check_forward_epoch(answer).message
+    assert "no result within 3 s" in message or "more than 10000 times" in message, message  # whichever bound comes first
 
 
 @pytest.mark.parametrize("notebook", [{"cells": [1]}, {"cells": [{"cell_type": "code", "source": [1, 2]}]},
