@@ -120,8 +120,9 @@ class SandboxedAnswer:
         if size > MAX_FRAME:
             self.close()
             raise answer_exception("RuntimeError", "your answer's process sent something that is not a result")
+        data = self._read(size, deadline)  # its own errors (a timeout mid-frame) pass through as they are
         try:
-            return torch.load(io.BytesIO(self._read(size, deadline)), weights_only=True)
+            return torch.load(io.BytesIO(data), weights_only=True)
         except Exception:  # noqa: BLE001 - anything but the protocol's own frames
             self.close()
             raise answer_exception("RuntimeError", "your answer's process sent something that is not a result") from None
